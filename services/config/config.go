@@ -1,0 +1,184 @@
+// Package config is stoa-server's typed configuration: defaults, strict decoding of a JSON file
+// (unknown keys are errors), and validation. Flags override file values in the main package.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"slices"
+	"time"
+)
+
+// Roles that stoa-server can run.
+var Roles = []string{"portal", "manager", "router", "proxy", "all"}
+
+// Config is the whole server configuration.
+type Config struct {
+	Role     string `json:"role"`
+	DataDir  string `json:"data_dir"`
+	LogLevel string `json:"log_level"`
+
+	Portal  Portal    `json:"portal"`
+	Manager Component `json:"manager"`
+	Router  Component `json:"router"`
+	Proxy   Component `json:"proxy"`
+}
+
+// Portal configures the portal role.
+type Portal struct {
+	// FQDN is the name the portal's certificate must cover (security guide step 3).
+	FQDN string `json:"fqdn"`
+	// HTTPSAddr and HTTPAddr are listen addresses; HTTP only redirects to HTTPS.
+	HTTPSAddr string `json:"https_addr"`
+	HTTPAddr  string `json:"http_addr"`
+	// PublicURL is how browsers and components reach the portal; derived from FQDN and the HTTPS
+	// port when empty.
+	PublicURL string `json:"public_url"`
+	// SessionIdle and SessionMax are the idle and absolute session timeouts.
+	SessionIdle Duration `json:"session_idle"`
+	SessionMax  Duration `json:"session_max"`
+	// LoginMaxFailures failed logins in a row lock an account for LoginLockout.
+	LoginMaxFailures int      `json:"login_max_failures"`
+	LoginLockout     Duration `json:"login_lockout"`
+}
+
+// Component configures a manager, router or proxy.
+type Component struct {
+	FQDN string `json:"fqdn"`
+	// Addr is the HTTPS listen address of the component's API and system console.
+	Addr string `json:"addr"`
+	// PortalURL is the portal to join; JoinToken the one-time token from Super Admin → Components.
+	// In role "all" both are filled in by the process itself.
+	PortalURL string `json:"portal_url"`
+	JoinToken string `json:"join_token"`
+	// PortalCA is a PEM file with the portal's root, for joining a portal whose certificate is
+	// not signed by a system root (e.g. self-signed on first start). Pinned by fingerprint when
+	// PortalFingerprint is set instead.
+	PortalCA          string `json:"portal_ca"`
+	PortalFingerprint string `json:"portal_fingerprint"`
+}
+
+// Duration is a time.Duration that decodes from a Go duration string ("15m").
+type Duration struct{ time.Duration }
+
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string like \"15m\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// Default returns the configuration used when nothing is configured: everything on loopback.
+func Default() Config {
+	return Config{
+		Role:     "all",
+		DataDir:  "./var/stoa",
+		LogLevel: "info",
+		Portal: Portal{
+			FQDN:             "localhost",
+			HTTPSAddr:        "127.0.0.1:8443",
+			HTTPAddr:         "127.0.0.1:8080",
+			SessionIdle:      Duration{30 * time.Minute},
+			SessionMax:       Duration{12 * time.Hour},
+			LoginMaxFailures: 5,
+			LoginLockout:     Duration{15 * time.Minute},
+		},
+		Manager: Component{FQDN: "localhost", Addr: "127.0.0.1:8444"},
+		Router:  Component{FQDN: "localhost", Addr: "127.0.0.1:8445"},
+		Proxy:   Component{FQDN: "localhost", Addr: "127.0.0.1:8446"},
+	}
+}
+
+// Decode reads a JSON configuration over the defaults already in c. Unknown keys are errors.
+func Decode(r io.Reader, c *Config) error {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		return fmt.Errorf("decode config: %w", err)
+	}
+	if dec.More() {
+		return errors.New("decode config: trailing data after the JSON object")
+	}
+	return nil
+}
+
+// Load returns Default() overlaid with the file at path (if path is not empty).
+func Load(path string) (Config, error) {
+	c := Default()
+	if path == "" {
+		return c, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("load config: %w", err)
+	}
+	if err := Decode(bytes.NewReader(b), &c); err != nil {
+		return c, fmt.Errorf("load config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Validate reports the first problem in c.
+func (c Config) Validate() error {
+	if !slices.Contains(Roles, c.Role) {
+		return fmt.Errorf("config: role %q is not one of %v", c.Role, Roles)
+	}
+	if c.DataDir == "" {
+		return errors.New("config: data_dir is empty")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("config: log_level %q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	if c.Role == "portal" || c.Role == "all" {
+		if c.Portal.FQDN == "" {
+			return errors.New("config: portal.fqdn is empty")
+		}
+		for name, a := range map[string]string{"portal.https_addr": c.Portal.HTTPSAddr, "portal.http_addr": c.Portal.HTTPAddr} {
+			if a == "" && name == "portal.http_addr" {
+				continue // no redirect listener
+			}
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return fmt.Errorf("config: %s %q: %w", name, a, err)
+			}
+		}
+		if c.Portal.SessionIdle.Duration <= 0 || c.Portal.SessionMax.Duration < c.Portal.SessionIdle.Duration {
+			return errors.New("config: portal.session_idle must be > 0 and <= portal.session_max")
+		}
+		if c.Portal.LoginMaxFailures < 1 {
+			return errors.New("config: portal.login_max_failures must be >= 1")
+		}
+	}
+	for _, k := range []struct {
+		name string
+		c    Component
+	}{{"manager", c.Manager}, {"router", c.Router}, {"proxy", c.Proxy}} {
+		if c.Role != k.name && c.Role != "all" {
+			continue
+		}
+		if k.c.FQDN == "" {
+			return fmt.Errorf("config: %s.fqdn is empty", k.name)
+		}
+		if _, _, err := net.SplitHostPort(k.c.Addr); err != nil {
+			return fmt.Errorf("config: %s.addr %q: %w", k.name, k.c.Addr, err)
+		}
+		if c.Role == k.name && k.c.PortalURL == "" {
+			return fmt.Errorf("config: %s.portal_url is empty: a component must know its portal", k.name)
+		}
+	}
+	return nil
+}
