@@ -36,6 +36,9 @@ type Portal struct {
 	// HTTPSAddr and HTTPAddr are listen addresses; HTTP only redirects to HTTPS.
 	HTTPSAddr string `json:"https_addr"`
 	HTTPAddr  string `json:"http_addr"`
+	// InternalAddr is the mutual-TLS listener for components (and, later, rooms): a client
+	// without a certificate from the portal's internal CA is refused in the handshake.
+	InternalAddr string `json:"internal_addr"`
 	// PublicURL is how browsers and components reach the portal; derived from FQDN and the HTTPS
 	// port when empty.
 	PublicURL string `json:"public_url"`
@@ -91,6 +94,7 @@ func Default() Config {
 			FQDN:             "localhost",
 			HTTPSAddr:        "127.0.0.1:8443",
 			HTTPAddr:         "127.0.0.1:8080",
+			InternalAddr:     "127.0.0.1:8447",
 			SessionIdle:      Duration{30 * time.Minute},
 			SessionMax:       Duration{12 * time.Hour},
 			LoginMaxFailures: 5,
@@ -148,7 +152,7 @@ func (c Config) Validate() error {
 		if c.Portal.FQDN == "" {
 			return errors.New("config: portal.fqdn is empty")
 		}
-		for name, a := range map[string]string{"portal.https_addr": c.Portal.HTTPSAddr, "portal.http_addr": c.Portal.HTTPAddr} {
+		for name, a := range map[string]string{"portal.https_addr": c.Portal.HTTPSAddr, "portal.http_addr": c.Portal.HTTPAddr, "portal.internal_addr": c.Portal.InternalAddr} {
 			if a == "" && name == "portal.http_addr" {
 				continue // no redirect listener
 			}
