@@ -1,0 +1,56 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDecodeStrict(t *testing.T) {
+	for _, tc := range []struct {
+		name, in, wantErr string
+	}{
+		{"empty object keeps defaults", `{}`, ""},
+		{"override", `{"portal": {"fqdn": "portal.example.com"}}`, ""},
+		{"unknown key", `{"portal": {"fqdn": "x", "colour": "blue"}}`, `unknown field "colour"`},
+		{"unknown top key", `{"rol": "all"}`, `unknown field "rol"`},
+		{"bad duration", `{"portal": {"session_idle": 5}}`, "duration must be a string"},
+		{"trailing", `{} {}`, "trailing data"},
+		{"bad role", `{"role": "conductor"}`, `role "conductor"`},
+		{"bad addr", `{"portal": {"https_addr": "nope"}}`, "portal.https_addr"},
+		{"idle over max", `{"portal": {"session_idle": "13h"}}`, "session_idle"},
+		{"component needs portal", `{"role": "router"}`, "router.portal_url is empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			err := Decode(strings.NewReader(tc.in), &c)
+			if err == nil {
+				err = c.Validate()
+			}
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %v, want it to mention %q", err, tc.wantErr)
+			}
+		})
+	}
+	c := Default()
+	_ = Decode(strings.NewReader(`{"portal": {"fqdn": "portal.example.com"}}`), &c)
+	if c.Portal.FQDN != "portal.example.com" || c.Portal.HTTPSAddr != "127.0.0.1:8443" {
+		t.Fatalf("override lost defaults: %+v", c.Portal)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add(`{"portal": {"fqdn": "x", "session_idle": "1m"}}`)
+	f.Add(`{"role": "all", "manager": {"addr": "127.0.0.1:1"}}`)
+	f.Fuzz(func(t *testing.T, in string) {
+		c := Default()
+		if Decode(strings.NewReader(in), &c) == nil {
+			_ = c.Validate()
+		}
+	})
+}
