@@ -123,6 +123,8 @@ type Store interface {
 	// RollbackCert swaps "active" and "previous" in one transaction; ErrNotFound without previous.
 	RollbackCert(ctx context.Context) error
 	PutCertSlot(ctx context.Context, c StoredCert) error
+	// DeleteCertSlot empties a slot (e.g. "staged" once activated); an empty slot is no error.
+	DeleteCertSlot(ctx context.Context, slot string) error
 
 	PendingKey(ctx context.Context) (PendingKey, error)
 	PutPendingKey(ctx context.Context, k PendingKey) error
