@@ -1,0 +1,85 @@
+// api.js: the one way pages talk to the portal's JSON API. It adds the session's CSRF token
+// to every state-changing call and turns error answers ({code, error}) into thrown APIError
+// values whose message is the server's own text, so pages can show it as it is.
+
+let csrfToken = "";
+
+export class APIError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.name = "APIError";
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export function setCSRFToken(token) {
+  csrfToken = typeof token === "string" ? token : "";
+}
+
+async function readBody(res) {
+  const text = await res.text();
+  if (text === "") return null;
+  const type = res.headers.get("Content-Type") || "";
+  if (!type.includes("json")) return text;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new APIError(res.status, "bad_response", "The portal sent an answer that is not valid JSON.");
+  }
+}
+
+// request sends one call. opts.json is sent as a JSON body, opts.form (FormData) as
+// multipart/form-data.
+export async function request(method, path, opts = {}) {
+  const headers = { Accept: "application/json" };
+  let body;
+  if (opts.json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(opts.json);
+  } else if (opts.form !== undefined) {
+    body = opts.form; // the browser sets the multipart boundary itself
+  }
+  if (method !== "GET" && method !== "HEAD") {
+    headers["X-CSRF-Token"] = csrfToken;
+  }
+  let res;
+  try {
+    res = await fetch(path, { method, headers, body, credentials: "same-origin", cache: "no-store" });
+  } catch (err) {
+    throw new APIError(0, "network", `The portal could not be reached (${err.message}).`);
+  }
+  const data = await readBody(res);
+  if (!res.ok) {
+    const message = data && typeof data === "object" && typeof data.error === "string" && data.error !== ""
+      ? data.error
+      : `${res.status} ${res.statusText || "request failed"}`;
+    const code = data && typeof data === "object" && typeof data.code === "string" ? data.code : "";
+    throw new APIError(res.status, code, message);
+  }
+  return data;
+}
+
+export const get = (path) => request("GET", path);
+export const post = (path, json) => request("POST", path, json === undefined ? {} : { json });
+export const put = (path, json) => request("PUT", path, { json });
+export const postForm = (path, form) => request("POST", path, { form });
+
+// me returns the signed-in user and remembers the CSRF token; it throws APIError 401 when
+// nobody is signed in.
+export async function me() {
+  const m = await get("/api/v1/me");
+  setCSRFToken(m.csrf_token);
+  return m;
+}
+
+export async function login(name, password) {
+  const m = await post("/api/v1/login", { name, password });
+  setCSRFToken(m.csrf_token);
+  return m;
+}
+
+export async function logout() {
+  await post("/api/v1/logout");
+  setCSRFToken("");
+}
