@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stoa-rooms/stoa/provisioning/ca"
 	"github.com/stoa-rooms/stoa/services/api"
 	"github.com/stoa-rooms/stoa/services/certs"
 	"github.com/stoa-rooms/stoa/services/portal/store"
@@ -56,19 +57,7 @@ func (s *Service) InternalHandler() http.Handler {
 
 // IdentityFromCert returns the component ID a certificate names: its urn:stoa:component: URI
 // SAN, or else a common name shaped like an ID.
-func IdentityFromCert(c *x509.Certificate) (string, bool) {
-	for _, u := range c.URIs {
-		if u.Scheme == "urn" {
-			if id, ok := strings.CutPrefix(u.Opaque, "stoa:component:"); ok && validID(id) {
-				return id, true
-			}
-		}
-	}
-	if validID(c.Subject.CommonName) {
-		return c.Subject.CommonName, true
-	}
-	return "", false
-}
+func IdentityFromCert(c *x509.Certificate) (string, bool) { return ca.ComponentID(c) }
 
 func (s *Service) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {

@@ -99,18 +99,9 @@ func (s *Service) actor(r *http.Request) string {
 }
 
 // IdentityURI is the URI SAN naming component id in its certificate.
-func IdentityURI(id string) *url.URL {
-	return &url.URL{Scheme: "urn", Opaque: "stoa:component:" + id}
-}
+func IdentityURI(id string) *url.URL { return ca.ComponentURI(id) }
 
-// validID reports whether id has the shape newID makes (32 lowercase hex digits).
-func validID(id string) bool {
-	if len(id) != 32 {
-		return false
-	}
-	_, err := hex.DecodeString(id)
-	return err == nil && strings.ToLower(id) == id
-}
+func validID(id string) bool { return ca.ValidComponentID(id) }
 
 func newID() (string, error) {
 	b := make([]byte, 16)
