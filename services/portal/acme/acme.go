@@ -157,6 +157,9 @@ func checkFQDN(name string) error {
 	if len(name) > 253 {
 		return fmt.Errorf("longer than 253 characters")
 	}
+	if strings.Contains(name, "*") {
+		return fmt.Errorf("wildcard names cannot be proven with tls-alpn-01 or http-01")
+	}
 	if net.ParseIP(name) != nil {
 		return fmt.Errorf("is an IP address, not a DNS name")
 	}

@@ -40,7 +40,9 @@ func problemDetail(err error) string {
 			typ = typ[i+1:]
 		}
 		s := ae.Detail
-		if typ != "" {
+		if typ == "" { // not an RFC 7807 problem document: say what HTTP answered
+			s = fmt.Sprintf("HTTP %d: %s", ae.StatusCode, strings.TrimSpace(ae.Detail))
+		} else {
 			s = fmt.Sprintf("%s: %s", typ, ae.Detail)
 		}
 		for _, sp := range ae.Subproblems {
