@@ -9,10 +9,9 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"sync"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -20,32 +19,15 @@ import (
 	"github.com/stoa-rooms/stoa/services/portal/store"
 )
 
-// memSettings is a minimal Settings with store.Store's contract (ErrNotFound when absent).
-type memSettings struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func newSettings(t *testing.T) *memSettings {
+// newSettings opens a real SQLite store in a temporary directory: the portal's own Settings.
+func newSettings(t *testing.T) *store.SQLite {
 	t.Helper()
-	return &memSettings{m: map[string][]byte{}}
-}
-
-func (s *memSettings) Setting(_ context.Context, key string) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.m[key]
-	if !ok {
-		return nil, fmt.Errorf("setting %q: %w", key, store.ErrNotFound)
+	s, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "portal.db"))
+	if err != nil {
+		t.Fatalf("open store: %v", err)
 	}
-	return bytes.Clone(v), nil
-}
-
-func (s *memSettings) PutSetting(_ context.Context, key string, value []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m[key] = bytes.Clone(value)
-	return nil
+	t.Cleanup(func() { _ = s.Close() })
+	return s
 }
 
 func testLogger(t *testing.T) *slog.Logger {
