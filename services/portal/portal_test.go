@@ -1,0 +1,134 @@
+package portal
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http/cookiejar"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stoa-rooms/stoa/services/api"
+	"github.com/stoa-rooms/stoa/services/config"
+	"github.com/stoa-rooms/stoa/test/stoatest"
+)
+
+// testPortal is a real portal (real SQLite, real TLS listeners on loopback) in this process.
+type testPortal struct {
+	*Server
+	base  string
+	https string // host:port
+	sess  *stoatest.Session
+}
+
+func startPortal(t *testing.T, extraRoots *x509.CertPool) *testPortal {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := config.Default().Portal
+	cfg.HTTPSAddr, cfg.HTTPAddr, cfg.InternalAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := New(ctx, Options{Config: cfg, DataDir: dir, CredentialsPath: filepath.Join(dir, "creds.txt"), Log: log, ExtraRoots: extraRoots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lns, err := Listen(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, lns) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("portal Run: %v", err)
+		}
+		s.Close()
+	})
+	p := &testPortal{Server: s, https: lns.HTTPS.Addr().String()}
+	p.base = "https://" + p.https
+	c := stoatest.InsecureClient()
+	c.Jar, _ = cookiejar.New(nil)
+	p.sess = stoatest.LoginAs(t, p.base, c, "admin", s.BootstrapPassword())
+	return p
+}
+
+// serial is the serial (hex) of the certificate the portal serves right now.
+func (p *testPortal) serial(t *testing.T) string {
+	t.Helper()
+	conn, err := tls.Dial("tcp", p.https, &tls.Config{InsecureSkipVerify: true, ServerName: "localhost"}) //nolint:gosec // reading what is served
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	return conn.ConnectionState().PeerCertificates[0].SerialNumber.Text(16)
+}
+
+// upload posts a certificate upload as multipart/form-data.
+func (p *testPortal) upload(t *testing.T, path string, cert []byte, chain [][]byte, key []byte, password string) (int, api.Error, api.CertInfo) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	add := func(field, name string, b []byte) {
+		w, _ := mw.CreateFormFile(field, name)
+		w.Write(b)
+	}
+	add("certificate", "cert", cert)
+	for _, c := range chain {
+		add("chain", "chain", c)
+	}
+	if key != nil {
+		add("key", "key", key)
+	}
+	if password != "" {
+		mw.WriteField("password", password)
+	}
+	mw.Close()
+	code, body, err := p.sess.Do("POST", path, buf.Bytes(), mw.FormDataContentType(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e api.Error
+	var info api.CertInfo
+	if code == 200 {
+		json.Unmarshal(body, &info)
+	} else {
+		json.Unmarshal(body, &e)
+	}
+	return code, e, info
+}
+
+func (p *testPortal) state(t *testing.T) api.SecurityState {
+	t.Helper()
+	var st api.SecurityState
+	if code, body, err := p.sess.Do("GET", "/api/v1/security/certificate", nil, "", &st); err != nil || code != 200 {
+		t.Fatalf("security state: %d %s %v", code, body, err)
+	}
+	return st
+}
+
+func (p *testPortal) post(t *testing.T, path string, in, out any) int {
+	t.Helper()
+	code, body, err := p.sess.Do("POST", path, in, "", out)
+	if err != nil {
+		t.Fatalf("POST %s: %v (%s)", path, err, body)
+	}
+	return code
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

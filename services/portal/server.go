@@ -1,0 +1,298 @@
+// Package portal is the portal role: web UI and REST API for accounts, certificates and
+// components, the internal CA, and the HTTPS front door of the whole system.
+package portal
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stoa-rooms/stoa/provisioning/ca"
+	"github.com/stoa-rooms/stoa/services/certs"
+	"github.com/stoa-rooms/stoa/services/config"
+	"github.com/stoa-rooms/stoa/services/httpserver"
+	"github.com/stoa-rooms/stoa/services/portal/auth"
+	"github.com/stoa-rooms/stoa/services/portal/components"
+	"github.com/stoa-rooms/stoa/services/portal/store"
+	"github.com/stoa-rooms/stoa/services/portal/web"
+)
+
+// Options configure a portal Server.
+type Options struct {
+	Config          config.Portal
+	DataDir         string // the portal's own directory: database, internal CA
+	CredentialsPath string // where the first super admin's credentials are written
+	Version         string
+	Log             *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// ExtraRoots are trusted, beside the system roots and an uploaded root, when validating an
+	// uploaded certificate chain (for a private enterprise CA).
+	ExtraRoots *x509.CertPool
+}
+
+// Server is a running portal.
+type Server struct {
+	cfg        config.Portal
+	log        *slog.Logger
+	now        func() time.Time
+	store      store.Store
+	auth       *auth.Manager
+	certs      *certState
+	acme       *acmeRunner
+	comps      *components.Service
+	internal   *certs.Holder
+	reg        *prometheus.Registry
+	extraRoots *x509.CertPool
+	credsPath  string
+	bootstrap  string // the first super admin's password, only in the process that created it
+
+	runCtx  context.Context // lives as long as Run; ACME renewal hangs off it
+	runOnce sync.Once
+}
+
+// Listeners are the portal's bound sockets.
+type Listeners struct {
+	HTTPS    net.Listener
+	HTTP     net.Listener // nil when no redirect listener is configured
+	Internal net.Listener
+}
+
+// Listen binds the portal's listeners from its configuration.
+func Listen(cfg config.Portal) (Listeners, error) {
+	var l Listeners
+	var err error
+	if l.HTTPS, err = net.Listen("tcp", cfg.HTTPSAddr); err != nil {
+		return l, fmt.Errorf("listen portal https on %s: %w", cfg.HTTPSAddr, err)
+	}
+	if l.Internal, err = net.Listen("tcp", cfg.InternalAddr); err != nil {
+		l.HTTPS.Close()
+		return l, fmt.Errorf("listen portal internal on %s: %w", cfg.InternalAddr, err)
+	}
+	if cfg.HTTPAddr != "" {
+		if l.HTTP, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			l.HTTPS.Close()
+			l.Internal.Close()
+			return l, fmt.Errorf("listen portal http on %s: %w", cfg.HTTPAddr, err)
+		}
+	}
+	return l, nil
+}
+
+// New opens the portal's state (running migrations), makes sure a certificate is served and a
+// super admin exists.
+func New(ctx context.Context, o Options) (*Server, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create portal data dir: %w", err)
+	}
+	st, err := store.OpenSQLite(ctx, filepath.Join(o.DataDir, "portal.db"))
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg: o.Config, log: o.Log, now: o.Now, store: st, reg: httpserver.NewRegistry(),
+		extraRoots: o.ExtraRoots, credsPath: o.CredentialsPath, internal: &certs.Holder{},
+		runCtx: context.Background(),
+	}
+	s.auth = auth.New(st, auth.Config{
+		Idle: o.Config.SessionIdle.Duration, Max: o.Config.SessionMax.Duration,
+		MaxFailures: o.Config.LoginMaxFailures, Lockout: o.Config.LoginLockout.Duration, Now: o.Now,
+	}, o.Log.With("component", "auth"))
+	s.certs = &certState{st: st, holder: &certs.Holder{}, fqdn: o.Config.FQDN, now: o.Now}
+	s.acme = &acmeRunner{s: s}
+	if err := s.certs.load(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	created, err := s.auth.EnsureSuperAdmin(ctx, o.CredentialsPath)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("create first super admin: %w", err)
+	}
+	if created {
+		s.bootstrap = readPassword(o.CredentialsPath)
+	}
+	internalCA, err := ca.LoadOrCreate(filepath.Join(o.DataDir, "ca"), "Stoa internal component CA", o.Now())
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("load internal CA: %w", err)
+	}
+	s.comps = &components.Service{
+		Store: st, CA: internalCA, Now: o.Now, Log: o.Log.With("component", "components"),
+		HeartbeatInterval: 10 * time.Second, Audit: s.auth.Audit,
+	}
+	icert, err := s.comps.PortalInternalCert(o.Config.FQDN)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("issue portal internal certificate: %w", err)
+	}
+	s.internal.Set(&icert)
+	return s, nil
+}
+
+// readPassword pulls the password line back out of the credentials file just written, so the
+// first start can print it once on the terminal.
+func readPassword(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "password: "); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// URL is the portal's public URL for the bound listeners.
+func (s *Server) URL(l Listeners) string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimRight(s.cfg.PublicURL, "/")
+	}
+	_, port, _ := net.SplitHostPort(l.HTTPS.Addr().String())
+	if port == "443" {
+		return "https://" + s.cfg.FQDN
+	}
+	return "https://" + net.JoinHostPort(s.cfg.FQDN, port)
+}
+
+// BootstrapPassword is the generated super admin password when this process created it.
+func (s *Server) BootstrapPassword() string { return s.bootstrap }
+
+// CredentialsPath is where the first super admin's credentials were written.
+func (s *Server) CredentialsPath() string { return s.credsPath }
+
+// Components is the component registry (join tokens, certificates, heartbeats).
+func (s *Server) Components() *components.Service { return s.comps }
+
+// ServingRoots trusts exactly the chain the portal serves now (for in-process components).
+func (s *Server) ServingRoots() *x509.CertPool { return s.certs.roots() }
+
+// Close releases the store.
+func (s *Server) Close() error {
+	s.acme.close()
+	return s.store.Close()
+}
+
+// Run serves until ctx is cancelled.
+func (s *Server) Run(ctx context.Context, l Listeners) error {
+	s.runCtx = ctx
+	s.comps.InternalURL = "https://" + net.JoinHostPort(s.cfg.FQDN, portOf(l.Internal))
+	if err := s.acme.load(ctx); err != nil {
+		s.log.Error("ACME disabled: saved configuration is invalid", "err", err)
+	}
+	tlsConf := certs.ServerConfig(s.certs.holder)
+	tlsConf.GetCertificate = s.getCertificate
+	tlsConf.NextProtos = append(tlsConf.NextProtos, "acme-tls/1")
+
+	httpsHost := s.cfg.FQDN
+	if p := portOf(l.HTTPS); p != "443" {
+		httpsHost = net.JoinHostPort(s.cfg.FQDN, p)
+	}
+	errc := make(chan error, 3)
+	var wg sync.WaitGroup
+	serve := func(ln net.Listener, h http.Handler, tc *tls.Config) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errc <- httpserver.Serve(ctx, s.log, ln, h, tc)
+		}()
+	}
+	serve(l.HTTPS, s.Handler(), tlsConf)
+	serve(l.Internal, s.comps.InternalHandler(), s.comps.InternalTLSConfig(s.internal))
+	if l.HTTP != nil {
+		serve(l.HTTP, s.httpHandler(httpserver.RedirectToHTTPS(httpsHost)), nil)
+	}
+	go s.expiryLoop(ctx)
+	s.log.Info("portal serving", "https", l.HTTPS.Addr(), "internal", l.Internal.Addr(), "fqdn", s.cfg.FQDN)
+	var first error
+	go func() { wg.Wait(); close(errc) }()
+	for err := range errc {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func (s *Server) expiryLoop(ctx context.Context) {
+	t := time.NewTicker(24 * time.Hour)
+	defer t.Stop()
+	s.expiryWarning(s.now())
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.expiryWarning(s.now())
+		}
+	}
+}
+
+func portOf(ln net.Listener) string {
+	_, p, _ := net.SplitHostPort(ln.Addr().String())
+	return p
+}
+
+// auditSystem records an action taken by the portal itself.
+func (s *Server) auditSystem(action, detail string) {
+	if err := s.store.AppendAudit(context.Background(), store.AuditEntry{At: s.now(), Actor: "system", Action: action, Detail: detail}); err != nil {
+		s.log.Error("audit", "err", err)
+	}
+}
+
+// Handler is the portal's HTTPS handler: UI, REST API, health and metrics.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	httpserver.Ops(mux, s.reg, nil)
+	mux.Handle("/ui/", web.Handler())
+	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
+
+	mux.HandleFunc("POST /api/v1/login", s.auth.HandleLogin)
+	mux.HandleFunc("POST /api/v1/logout", s.auth.HandleLogout)
+	mux.HandleFunc("GET /api/v1/me", s.auth.HandleMe)
+
+	super := func(h http.HandlerFunc) http.Handler { return s.auth.Require(store.RoleSuperAdmin, h) }
+	admin := func(h http.HandlerFunc) http.Handler { return s.auth.Require(store.RoleAdmin, h) }
+	mux.Handle("GET /api/v1/audit", super(s.auth.HandleAudit))
+	mux.Handle("/api/v1/users", admin(s.auth.HandleUsers))
+
+	mux.Handle("GET /api/v1/security/certificate", super(s.handleSecurityState))
+	mux.Handle("POST /api/v1/security/key", super(s.handleGenerateKey))
+	mux.Handle("POST /api/v1/security/csr", super(s.handleGenerateCSR))
+	mux.Handle("GET /api/v1/security/csr", super(s.handleDownloadCSR))
+	mux.Handle("POST /api/v1/security/upload", super(s.handleUpload))
+	mux.Handle("POST /api/v1/security/activate", super(s.handleActivate))
+	mux.Handle("POST /api/v1/security/rollback", super(s.handleRollback))
+	mux.Handle("POST /api/v1/security/reset-self-signed", super(s.handleResetSelfSigned))
+	mux.Handle("GET /api/v1/security/acme", super(s.handleACMEGet))
+	mux.Handle("PUT /api/v1/security/acme", super(s.handleACMEPut))
+	mux.Handle("POST /api/v1/security/acme/issue", super(s.handleACMEIssue))
+
+	mux.Handle("GET /api/v1/components", super(s.comps.HandleList))
+	mux.Handle("POST /api/v1/components/tokens", super(s.comps.HandleTokens))
+	mux.Handle("PUT /api/v1/components/{id}/fqdn", super(s.comps.HandleSetFQDN))
+	mux.Handle("POST /api/v1/components/{id}/certificate", super(s.comps.HandleUploadCert))
+
+	// Components join with a bearer token and no cookie, so CSRF (an ambient-credential attack)
+	// does not apply: the join route bypasses the session middleware.
+	top := http.NewServeMux()
+	top.HandleFunc("POST /api/v1/components/join", s.comps.HandleJoin)
+	top.Handle("/", s.auth.Middleware(mux))
+	return httpserver.HSTS(top)
+}
