@@ -161,7 +161,9 @@ func readUploadForm(w http.ResponseWriter, r *http.Request) (uploadForm, error) 
 		case "certificate":
 			f.cert = b
 		case "chain":
-			if len(b) > 0 {
+			// A browser sends an unnamed empty part for an unused file input; a named empty
+			// file is a real (bad) upload and goes to the parser.
+			if len(b) > 0 || part.FileName() != "" {
 				f.chain = append(f.chain, b)
 			}
 		case "key":
