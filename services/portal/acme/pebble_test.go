@@ -13,34 +13,25 @@ import (
 	"math/big"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/letsencrypt/pebble/v2/ca"
-	"github.com/letsencrypt/pebble/v2/db"
-	"github.com/letsencrypt/pebble/v2/va"
-	"github.com/letsencrypt/pebble/v2/wfe"
-	"github.com/miekg/dns"
-
 	"github.com/stoa-rooms/stoa/services/certs"
 	"github.com/stoa-rooms/stoa/services/portal/acme"
+	"github.com/stoa-rooms/stoa/test/acmetest"
 )
 
-// pebbleEnv is an in-process Pebble CA wired as cmd/pebble does (db, ca, va, wfe), plus the
-// portal-side listeners its VA validates against: a plain-HTTP one serving HTTPHandler and a
-// TLS one using TLSConfig(certs.ServerConfig(...)), both on 127.0.0.1. Every name resolves to
-// 127.0.0.1 through a tiny in-process DNS server handed to the VA.
+// pebbleEnv is an in-process Pebble CA (test/acmetest) plus the portal-side listeners its VA
+// validates against: a plain-HTTP one serving HTTPHandler and a TLS one using
+// TLSConfig(certs.ServerConfig(...)), both on 127.0.0.1.
 type pebbleEnv struct {
-	DirectoryURL string
-	WFERoots     *x509.CertPool // trusts the WFE's HTTPS certificate
-	CA           *ca.CAImpl
-	DB           *db.MemoryStore
-	TLSAddr      string // the portal's HTTPS listener
-	Fallback     *certs.Holder
+	*acmetest.Pebble
+	WFERoots *x509.CertPool // trusts the WFE's HTTPS certificate
+	TLSAddr  string         // the portal's HTTPS listener
+	Fallback *certs.Holder
 
 	ALPNHellos atomic.Int64 // tls-alpn-01 validation handshakes seen
 	HTTPProbes atomic.Int64 // http-01 validation requests seen
@@ -51,38 +42,15 @@ type pebbleEnv struct {
 // startPebble starts Pebble issuing certificates valid for validity.
 func startPebble(t *testing.T, validity time.Duration) *pebbleEnv {
 	t.Helper()
-	// Pebble reads these knobs from the environment only: no random VA sleeps, no injected
-	// badNonce errors, and no authorization reuse so every order really runs its challenge.
-	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
-	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0")
-	t.Setenv("PEBBLE_AUTHZREUSE", "0")
-
 	env := &pebbleEnv{Fallback: &certs.Holder{}}
 	fallback := selfSigned(t, "fallback.stoa.test")
 	env.Fallback.Set(&fallback)
 
-	dnsAddr := startDNS(t)
 	httpLn := listen(t)
 	tlsLn := listen(t)
 	env.TLSAddr = tlsLn.Addr().String()
-
-	logger := log.New(io.Discard, "", 0)
-	memdb := db.NewMemoryStore()
-	profiles := map[string]ca.Profile{"default": {Description: "test", ValidityPeriod: uint64(validity / time.Second)}}
-	caImpl := ca.New(logger, memdb, "", "ecdsa", 0, 1, profiles)
-	vaImpl := va.New(logger, port(t, httpLn), port(t, tlsLn), false, dnsAddr, memdb)
-	wfeImpl := wfe.New(logger, memdb, vaImpl, caImpl, []string{"pebble.letsencrypt.org"}, false, false, 0, 0)
-	env.CA, env.DB = caImpl, memdb
-
-	wfeCert := selfSigned(t, "pebble.stoa.test")
-	srv := httptest.NewUnstartedServer(wfeImpl.Handler())
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{wfeCert}, MinVersion: tls.VersionTLS12}
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	env.DirectoryURL = srv.URL + wfe.DirectoryPath
-	env.WFERoots = x509.NewCertPool()
-	env.WFERoots.AddCert(wfeCert.Leaf)
+	env.Pebble = acmetest.Start(t, acmetest.Options{HTTPPort: port(t, httpLn), TLSPort: port(t, tlsLn), Validity: validity})
+	env.WFERoots = env.Roots
 
 	redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "https://"+r.Host+r.URL.RequestURI(), http.StatusMovedPermanently)
@@ -116,13 +84,8 @@ func startPebble(t *testing.T, validity time.Duration) *pebbleEnv {
 // answer makes the listeners answer c's challenges.
 func (e *pebbleEnv) answer(c *acme.Client) { e.target.Store(c) }
 
-// rootPool returns the CA's root, taken from the ca package as the management /roots/0
-// endpoint would serve it.
-func (e *pebbleEnv) rootPool() *x509.CertPool {
-	p := x509.NewCertPool()
-	p.AddCert(e.CA.GetRootCert(0).Cert)
-	return p
-}
+// rootPool returns the roots Pebble issues from.
+func (e *pebbleEnv) rootPool() *x509.CertPool { return e.IssuerPool() }
 
 func listen(t *testing.T) net.Listener {
 	t.Helper()
@@ -157,32 +120,6 @@ func serve(t *testing.T, ln net.Listener, srv *http.Server) {
 		}
 	}()
 	t.Cleanup(func() { _ = srv.Close(); <-done })
-}
-
-// startDNS answers every A question with 127.0.0.1 (and AAAA with nothing), over TCP as
-// Pebble's VA asks, so that any FQDN the tests order points at the loopback listeners.
-func startDNS(t *testing.T) string {
-	t.Helper()
-	ln := listen(t)
-	srv := &dns.Server{Listener: ln, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(r)
-		for _, q := range r.Question {
-			if q.Qtype == dns.TypeA {
-				m.Answer = append(m.Answer, &dns.A{
-					Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET},
-					A:   net.IPv4(127, 0, 0, 1),
-				})
-			}
-		}
-		_ = w.WriteMsg(m)
-	})}
-	started := make(chan struct{})
-	srv.NotifyStartedFunc = func() { close(started) }
-	go func() { _ = srv.ActivateAndServe() }()
-	<-started
-	t.Cleanup(func() { _ = srv.Shutdown() })
-	return ln.Addr().String()
 }
 
 // selfSigned makes a throw-away certificate for name and 127.0.0.1.
