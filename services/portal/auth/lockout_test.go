@@ -1,9 +1,12 @@
 package auth
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -126,5 +129,56 @@ func TestLoginRateLimitPerIP(t *testing.T) {
 	}
 	if r := e.do(c, http.MethodPost, "/api/v1/login", bad, nil); r.status != 429 {
 		t.Fatalf("after one refill, second: %d %s", r.status, r.body)
+	}
+}
+
+// TestParallelGuessesAllCount fires MaxFailures wrong passwords at once: every one must count,
+// so the account ends up locked (no lost update of the failure counter).
+func TestParallelGuessesAllCount(t *testing.T) {
+	e := newEnv(t, Config{MaxFailures: 3, Lockout: time.Hour})
+	e.addUser("alice", store.RoleUser, userPW)
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/api/v1/login",
+				bytes.NewReader(loginBody("alice", fmt.Sprintf("wrong-guess-%d", i))))
+			resp, err := e.bare().Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+		}()
+	}
+	wg.Wait()
+	u, err := e.st.UserByName(context.Background(), "alice")
+	if err != nil || u.FailedLogins != 3 || u.LockedUntil.IsZero() {
+		t.Fatalf("after 3 parallel guesses: %+v, %v", u, err)
+	}
+	if r := e.do(e.client(), http.MethodPost, "/api/v1/login", loginBody("alice", userPW), nil); r.status != http.StatusLocked {
+		t.Fatalf("right password on locked account: %d", r.status)
+	}
+}
+
+func TestRateLimiterBoundsMemory(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := newRateLimiter(2, time.Minute)
+	for i := range maxTrackedIPs + 10 {
+		if ok, _ := l.allow(fmt.Sprintf("ip-%d", i), now); !ok {
+			t.Fatalf("fresh key %d refused", i)
+		}
+	}
+	if n := len(l.buckets); n > maxTrackedIPs {
+		t.Fatalf("%d buckets tracked, cap %d", n, maxTrackedIPs)
+	}
+	l.allow("a", now)
+	l.allow("a", now)
+	if ok, wait := l.allow("a", now); ok || wait <= 0 || wait > 30*time.Second {
+		t.Fatalf("third attempt: ok=%v wait=%v", ok, wait)
+	}
+	if ok, _ := l.allow("b", now); !ok {
+		t.Fatal("limit leaked across keys")
 	}
 }
