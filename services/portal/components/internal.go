@@ -122,6 +122,12 @@ func (s *Service) heartbeat(ctx context.Context, leaf *x509.Certificate, hb api.
 			next = ch[0]
 		}
 	}
+	var csr *x509.CertificateRequest
+	if hb.CSRPEM != "" {
+		if csr, err = ParseCSRPEM(hb.CSRPEM); err != nil {
+			return api.HeartbeatResponse{}, errorf(http.StatusBadRequest, "request.invalid", "renewal refused: %v", err)
+		}
+	}
 	now := s.now()
 	switch {
 	case leaf.SerialNumber.Cmp(cur[0].SerialNumber) == 0:
@@ -132,7 +138,7 @@ func (s *Service) heartbeat(ctx context.Context, leaf *x509.Certificate, hb api.
 		if err := s.Store.UpsertComponent(ctx, c); err != nil {
 			return api.HeartbeatResponse{}, fmt.Errorf("heartbeat: promote certificate: %w", err)
 		}
-		if err := s.Store.DeleteCertSlot(ctx, nextSlot(id)); err != nil {
+		if err := s.clearSlot(ctx, nextSlot(id)); err != nil {
 			return api.HeartbeatResponse{}, fmt.Errorf("heartbeat: %w", err)
 		}
 		s.log().Info("component switched to its reissued certificate", "id", id, "serial", fmt.Sprintf("%x", next.SerialNumber))
@@ -147,17 +153,13 @@ func (s *Service) heartbeat(ctx context.Context, leaf *x509.Certificate, hb api.
 	switch {
 	case next != nil && next.VerifyHostname(c.FQDN) == nil:
 		resp.CertPEM = string(nextPEM) // reissued and not yet picked up (or the answer was lost)
-	case hb.CSRPEM != "":
-		csr, err := ParseCSRPEM(hb.CSRPEM)
-		if err != nil {
-			return api.HeartbeatResponse{}, errorf(http.StatusBadRequest, "request.invalid", "renewal refused: %v", err)
-		}
+	case csr != nil:
 		cert, err := s.CA.IssueServer(csr, c.FQDN, nil, CertValidity, IdentityURI(id))
 		if err != nil {
 			return api.HeartbeatResponse{}, errorf(http.StatusBadRequest, "request.invalid", "renewal refused: %v", err)
 		}
 		p := certs.ChainPEM([]*x509.Certificate{cert})
-		if err := s.Store.PutCertSlot(ctx, store.StoredCert{Slot: nextSlot(id), CertPEM: p, Source: "internal-ca", ActivatedAt: now}); err != nil {
+		if err := s.putSlot(ctx, nextSlot(id), p); err != nil {
 			return api.HeartbeatResponse{}, fmt.Errorf("heartbeat: %w", err)
 		}
 		s.log().Info("component certificate renewed", "id", id, "fqdn", c.FQDN)

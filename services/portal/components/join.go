@@ -144,7 +144,7 @@ func (s *Service) join(ctx context.Context, tok string, req api.JoinRequest, csr
 		return api.JoinResponse{}, fmt.Errorf("join: %w", err)
 	}
 	for _, slot := range []string{nextSlot(id), uploadedSlot(id)} {
-		if err := s.Store.DeleteCertSlot(ctx, slot); err != nil {
+		if err := s.clearSlot(ctx, slot); err != nil {
 			return api.JoinResponse{}, fmt.Errorf("join: %w", err)
 		}
 	}

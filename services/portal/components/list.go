@@ -151,11 +151,11 @@ func (s *Service) setFQDN(ctx context.Context, id, fqdn string) (store.Component
 	}
 	// The row is the source of truth for the name; the slots follow. Should a slot write fail,
 	// the next FQDN change or heartbeat CSR repairs it, and the list warns meanwhile.
-	if err := s.Store.PutCertSlot(ctx, store.StoredCert{Slot: nextSlot(c.ID), CertPEM: certs.ChainPEM([]*x509.Certificate{cert}), Source: "internal-ca", ActivatedAt: s.now()}); err != nil {
+	if err := s.putSlot(ctx, nextSlot(c.ID), certs.ChainPEM([]*x509.Certificate{cert})); err != nil {
 		return c, fmt.Errorf("set FQDN: %w", err)
 	}
 	if old != fqdn {
-		if err := s.Store.DeleteCertSlot(ctx, uploadedSlot(c.ID)); err != nil {
+		if err := s.clearSlot(ctx, uploadedSlot(c.ID)); err != nil {
 			return c, fmt.Errorf("set FQDN: %w", err)
 		}
 	}

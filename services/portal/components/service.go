@@ -111,21 +111,31 @@ func newID() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// Slots of the certificate store that belong to component id: "next" holds a certificate
-// issued but not yet presented by the component; "uploaded" a super admin's CA-signed chain.
-func nextSlot(id string) string     { return "component:" + id + ":next" }
-func uploadedSlot(id string) string { return "component:" + id + ":uploaded" }
+// Certificates of component id kept besides its row, as PEM under settings keys: "next" is
+// one issued but not yet presented by the component; "uploaded" a super admin's CA-signed
+// chain. (The certificate slots need a private key, which the portal never holds for a
+// component.) An empty value means none.
+func nextSlot(id string) string     { return "component." + id + ".next_cert" }
+func uploadedSlot(id string) string { return "component." + id + ".uploaded_cert" }
 
-// slotPEM returns the certificate PEM in slot, or nil when the slot is empty.
-func (s *Service) slotPEM(ctx context.Context, slot string) ([]byte, error) {
-	c, err := s.Store.CertSlot(ctx, slot)
-	if errors.Is(err, store.ErrNotFound) {
+// slotPEM returns the certificate PEM under key, or nil when there is none.
+func (s *Service) slotPEM(ctx context.Context, key string) ([]byte, error) {
+	v, err := s.Store.Setting(ctx, key)
+	if errors.Is(err, store.ErrNotFound) || len(v) == 0 {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	return c.CertPEM, nil
+	return v, nil
+}
+
+func (s *Service) putSlot(ctx context.Context, key string, pemData []byte) error {
+	return s.Store.PutSetting(ctx, key, pemData)
+}
+
+func (s *Service) clearSlot(ctx context.Context, key string) error {
+	return s.Store.PutSetting(ctx, key, nil)
 }
 
 // apiError is a refusal with its HTTP status and stable code.

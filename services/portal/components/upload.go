@@ -12,7 +12,6 @@ import (
 
 	"github.com/stoa-rooms/stoa/services/api"
 	"github.com/stoa-rooms/stoa/services/certs"
-	"github.com/stoa-rooms/stoa/services/portal/store"
 )
 
 // maxUpload bounds a certificate upload (certificate, chain files, key).
@@ -98,7 +97,7 @@ func (s *Service) uploadCert(ctx context.Context, id string, cert []byte, chain 
 		}
 		served = append(served, x)
 	}
-	if err := s.Store.PutCertSlot(ctx, store.StoredCert{Slot: uploadedSlot(c.ID), CertPEM: certs.ChainPEM(served), Source: "uploaded", ActivatedAt: s.now()}); err != nil {
+	if err := s.putSlot(ctx, uploadedSlot(c.ID), certs.ChainPEM(served)); err != nil {
 		return api.CertInfo{}, fmt.Errorf("upload: %w", err)
 	}
 	s.log().Info("component certificate uploaded", "id", c.ID, "fqdn", c.FQDN, "subject", tc.Leaf.Subject.String())
