@@ -42,9 +42,10 @@ func Flag(name string, value any) Option {
 // with a self-signed certificate that the test cannot know in advance.
 func IgnoreCertificateErrors() Option { return Flag("ignore-certificate-errors", true) }
 
-// TrustCertificates makes Chromium accept servers whose leaf certificate carries the public key
-// of one of certs, and nothing else beyond the system roots. Chromium honours the SPKI list only
-// together with --user-data-dir, which New always sets.
+// TrustCertificates makes Chromium accept servers whose presented chain (leaf or intermediate)
+// carries the public key of one of certs, and nothing else beyond the system roots. A root
+// that the server does not send is never matched: pass the leaf or an intermediate. Chromium
+// honours the SPKI list only together with --user-data-dir, which New always sets.
 func TrustCertificates(certs ...*x509.Certificate) Option {
 	return func(s *settings) {
 		for _, c := range certs {
