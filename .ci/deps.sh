@@ -8,6 +8,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 have chromium || need_pkgs+=(chromium)
 have git || need_pkgs+=(git)
 have openssl || need_pkgs+=(openssl)
+have curl || need_pkgs+=(curl)
 [ -e /usr/share/ca-certificates ] || need_pkgs+=(ca-certificates)
 fonts=$(ls /usr/share/fonts 2>/dev/null | head -1 || true)
 [ -n "$fonts" ] || need_pkgs+=(fonts-dejavu-core)

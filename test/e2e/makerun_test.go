@@ -1,0 +1,120 @@
+package e2e
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stoa-rooms/stoa/test/stoatest"
+)
+
+// syncBuffer collects a child's output while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// TestMakeRun is the newcomer's first minute: `make run` brings up every role on the default
+// loopback ports, prints the portal URL and where the credentials are, `curl -k` reaches
+// /healthz over HTTPS, plain HTTP only redirects, and Ctrl-C stops it cleanly.
+func TestMakeRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("make run builds and starts the whole stack; run without -short")
+	}
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatal("curl is missing: run `make deps`")
+	}
+	data := filepath.Join(t.TempDir(), "stoa")
+	cmd := exec.Command("make", "run", "DATA="+data)
+	cmd.Dir = stoatest.RepoRoot()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	})
+
+	urlRe := regexp.MustCompile(`Stoa portal:\s+(https://localhost:\d+)`)
+	var portal string
+	deadline := time.Now().Add(5 * time.Minute) // first run may build from a cold cache
+	for portal == "" {
+		if m := urlRe.FindStringSubmatch(out.String()); m != nil {
+			portal = m[1]
+			break
+		}
+		select {
+		case err := <-done:
+			stopped = true
+			t.Fatalf("make run exited early (%v):\n%s", err, out)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("make run printed no portal URL:\n%s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(out.String(), filepath.Join(data, "superadmin-credentials.txt")) {
+		t.Errorf("make run did not say where the credentials are:\n%s", out)
+	}
+	if fi, err := os.Stat(filepath.Join(data, "superadmin-credentials.txt")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("credentials file: %v %v", fi, err)
+	}
+
+	var health string
+	waitCurl := time.Now().Add(30 * time.Second)
+	for {
+		b, err := exec.Command("curl", "-sk", "--max-time", "5", portal+"/healthz").Output()
+		health = string(b)
+		if err == nil && strings.TrimSpace(health) == "ok" {
+			break
+		}
+		if time.Now().After(waitCurl) {
+			t.Fatalf("curl -k %s/healthz: %q %v", portal, health, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, role := range []string{"manager", "router", "proxy"} {
+		m := regexp.MustCompile(`Stoa ` + role + `:\s+(https://[0-9.:]+)/`).FindStringSubmatch(out.String())
+		if m == nil {
+			t.Fatalf("make run did not start the %s:\n%s", role, out)
+		}
+		b, err := exec.Command("curl", "-sk", "--max-time", "5", m[1]+"/healthz").Output()
+		if err != nil || strings.TrimSpace(string(b)) != "ok" {
+			t.Errorf("%s /healthz: %q %v", role, b, err)
+		}
+	}
+	b, err := exec.Command("curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "http://127.0.0.1:8080/healthz").Output()
+	if err != nil || !strings.HasPrefix(string(b), "301 https://localhost:") {
+		t.Errorf("plain http: %q %v, want a 301 to https", b, err)
+	}
+
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) // Ctrl-C in the terminal
+	select {
+	case <-done:
+		stopped = true
+	case <-time.After(30 * time.Second):
+		t.Fatalf("make run did not stop on SIGINT:\n%s", out)
+	}
+	if !strings.Contains(out.String(), "stoa-server stopped") {
+		t.Errorf("no clean shutdown logged:\n%s", out)
+	}
+}
