@@ -143,7 +143,7 @@ func (e *env) internalClient(cert *tls.Certificate) *http.Client {
 	tc := certs.ClientConfig()
 	tc.RootCAs = e.svc.CA.Pool()
 	if cert != nil {
-		tc.Certificates = []tls.Certificate{*cert}
+		tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
 	}
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}
 }

@@ -49,7 +49,8 @@ func TestInternalListenerRequiresInternalClientCert(t *testing.T) {
 			conf.RootCAs = e.svc.CA.Pool()
 			conf.ServerName = "localhost"
 			if tc.cert != nil {
-				conf.Certificates = []tls.Certificate{*tc.cert}
+				// Always sent, even when it does not match the CAs the server asks for.
+				conf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return tc.cert, nil }
 			}
 			conn, err := tls.Dial("tcp", e.internal, conf)
 			if err == nil {
