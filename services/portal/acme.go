@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -136,6 +137,12 @@ func (a *acmeRunner) install(certPEM, keyPEM []byte) error {
 	kp, err := certs.Validate(b, certs.ValidateOptions{FQDN: a.s.cfg.FQDN, Roots: anchor, Now: a.s.now()})
 	if err != nil {
 		return fmt.Errorf("install ACME certificate: %w", err)
+	}
+	// Validate leaves the anchor out as if it were a root, but an ACME CA's chain normally ends
+	// at an intermediate that clients need to reach their root: serve it (RFC 8555 section
+	// 7.4.2, the CA sends the chain to present).
+	if top != b.Leaf && !bytes.Equal(top.RawSubject, top.RawIssuer) && !bytes.Equal(kp.Certificate[len(kp.Certificate)-1], top.Raw) {
+		kp.Certificate = append(kp.Certificate, top.Raw)
 	}
 	if err := a.s.certs.activate(context.Background(), kp, "acme"); err != nil {
 		return err
