@@ -307,3 +307,49 @@ func jsString(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 	return `"` + r.Replace(s) + `"`
 }
+
+// TestBrowserAuditShowsHostileTextInert signs in with a name that is an HTML payload (the
+// portal audits the failed login under that name), then opens the Audit page as super admin:
+// the payload must show as text, create no element and run nothing.
+func TestBrowserAuditShowsHostileTextInert(t *testing.T) {
+	stack := stoatest.Start(t, stoatest.Options{})
+	ctx := browser.New(t, browser.IgnoreCertificateErrors())
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+
+	const payload = `<img id="pwned" src="x" onerror="window.__pwned=1">`
+	bsDo(t, ctx,
+		chromedp.Navigate(stack.PortalURL+"/ui/"),
+		chromedp.WaitVisible(chromedp.CSS("#login-name")),
+		chromedp.SendKeys(chromedp.CSS("#login-name"), payload),
+		chromedp.SendKeys(chromedp.CSS("#login-password"), "not-the-password"),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#login-error")),
+	)
+	if got := bsText(t, ctx, "#login-error"); got != "wrong name or password" {
+		t.Errorf("#login-error = %q, want the server's message", got)
+	}
+	bsRun(t, ctx, chromedp.Evaluate[bool](`document.getElementById("login-form").reset(), true`))
+	bsDo(t, ctx,
+		chromedp.SendKeys(chromedp.CSS("#login-name"), stack.AdminName),
+		chromedp.SendKeys(chromedp.CSS("#login-password"), stack.AdminPassword),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#active-serial")),
+		chromedp.Click(chromedp.CSS(`a[href="audit.html"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#audit-body tr")),
+	)
+	bsPoll(t, ctx, `document.getElementById("audit-body").textContent.includes(`+jsString(payload)+`)`, "the payload as text in the audit table")
+	checks := []struct{ name, expr string }{
+		{"no element was created", `document.querySelector("#audit-body img, #pwned") === null`},
+		{"no script ran", `window.__pwned === undefined`},
+	}
+	for _, c := range checks {
+		t.Run(c.name, func(t *testing.T) {
+			if ok := bsRun(t, ctx, chromedp.Evaluate[bool](c.expr)); !ok {
+				t.Errorf("%s is false", c.expr)
+			}
+		})
+	}
+	// The failed sign-in answers 401 on purpose.
+	browser.RequireNoErrors(t, ctx, "status of 401")
+}
