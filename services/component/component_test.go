@@ -72,7 +72,10 @@ func newPortal(t *testing.T) *portal {
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = httpserver.Serve(ctx, log, pub, mux, certs.ServerConfig(ph)) }()
-	go func() { defer wg.Done(); _ = httpserver.Serve(ctx, log, in, svc.InternalHandler(), svc.InternalTLSConfig(ih)) }()
+	go func() {
+		defer wg.Done()
+		_ = httpserver.Serve(ctx, log, in, svc.InternalHandler(), svc.InternalTLSConfig(ih))
+	}()
 	t.Cleanup(func() { cancel(); wg.Wait(); st.Close() })
 	roots := x509.NewCertPool()
 	roots.AddCert(self.Leaf)
