@@ -60,10 +60,8 @@ type Component struct {
 	PortalURL string `json:"portal_url"`
 	JoinToken string `json:"join_token"`
 	// PortalCA is a PEM file with the portal's root, for joining a portal whose certificate is
-	// not signed by a system root (e.g. self-signed on first start). Pinned by fingerprint when
-	// PortalFingerprint is set instead.
-	PortalCA          string `json:"portal_ca"`
-	PortalFingerprint string `json:"portal_fingerprint"`
+	// not signed by a system root (e.g. self-signed on first start).
+	PortalCA string `json:"portal_ca"`
 }
 
 // Duration is a time.Duration that decodes from a Go duration string ("15m").

@@ -134,6 +134,12 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	s.comps = &components.Service{
 		Store: st, CA: internalCA, Now: o.Now, Log: o.Log.With("component", "components"),
 		HeartbeatInterval: 10 * time.Second, Audit: s.auth.Audit,
+		Actor: func(r *http.Request) string {
+			if u, ok := auth.UserFrom(r.Context()); ok {
+				return u.Name
+			}
+			return ""
+		},
 	}
 	icert, err := s.comps.PortalInternalCert(o.Config.FQDN)
 	if err != nil {
