@@ -8,9 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/mail"
 	"net/url"
+	"strings"
 	"sync"
 
 	"github.com/stoa-rooms/stoa/services/api"
@@ -64,6 +66,11 @@ func (a *acmeRunner) apply(ctx context.Context, cfg api.ACMEConfig) error {
 		}
 	}
 	if cfg.Enabled {
+		// Public ACME CAs issue only for registered names: a single-label FQDN ("localhost") or
+		// an IP address would fail later in the renewer, so say so now.
+		if fqdn := a.s.cfg.FQDN; !strings.Contains(fqdn, ".") || net.ParseIP(fqdn) != nil {
+			return fmt.Errorf("ACME: the portal FQDN %q is not a DNS name a CA can issue for; set portal.fqdn first", fqdn)
+		}
 		u, err := url.Parse(cfg.DirectoryURL)
 		if err != nil || u.Scheme != "https" || u.Host == "" {
 			return fmt.Errorf("ACME: directory URL %q must be an https:// URL", cfg.DirectoryURL)

@@ -146,3 +146,16 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestACMERefusesSingleLabelFQDN: ACME cannot issue for "localhost"; the page says so at once
+// instead of failing later in the renewer.
+func TestACMERefusesSingleLabelFQDN(t *testing.T) {
+	p := startPortal(t, nil)
+	code, body, err := p.sess.Do("PUT", "/api/v1/security/acme", api.ACMEConfig{Enabled: true, DirectoryURL: "https://127.0.0.1:1/dir", Email: "ops@example.com"}, "", nil)
+	if err != nil || code != 400 || !strings.Contains(string(body), "portal FQDN") {
+		t.Fatalf("PUT acme with FQDN localhost: %d %s %v", code, body, err)
+	}
+	if st := p.state(t); st.ACME.Enabled {
+		t.Fatal("refused ACME configuration was applied")
+	}
+}
