@@ -96,6 +96,35 @@ type Component struct {
 	JoinedAt      time.Time
 }
 
+// Room is a paired room appliance. CertSerial is its current client certificate from the
+// device CA; PrevSerial the one a renewal replaced, accepted until the new one is presented.
+type Room struct {
+	ID                 string
+	Name               string
+	CertSerial         string
+	PrevSerial         string
+	CertNotAfter       time.Time
+	Model              string
+	HWSerial           string
+	Hostname           string
+	Firmware           string
+	BundleVersion      uint64 // the trust bundle version the room acknowledged
+	LastSeen           time.Time
+	PortalHTTPSTrusted bool
+	PortalHTTPSError   string
+	CreatedAt          time.Time
+}
+
+// RoomStatus is what a room reports at a management poll.
+type RoomStatus struct {
+	At                 time.Time
+	Firmware           string
+	BundleVersion      uint64
+	PortalHTTPSTrusted bool
+	PortalHTTPSError   string
+	PresentedSerial    string // the serial of the certificate the room connected with
+}
+
 // Store is everything the portal keeps. Implementations must be safe for concurrent use.
 type Store interface {
 	CreateUser(ctx context.Context, u User) (User, error)
@@ -141,6 +170,17 @@ type Store interface {
 	ComponentByID(ctx context.Context, id string) (Component, error)
 	ListComponents(ctx context.Context) ([]Component, error)
 	Heartbeat(ctx context.Context, id, address, version string, at time.Time) error
+
+	// Rooms (pairing, management channel). Serials are lowercase hex.
+	CreateRoom(ctx context.Context, r Room) error
+	RoomByID(ctx context.Context, id string) (Room, error)
+	ListRooms(ctx context.Context) ([]Room, error)
+	RenameRoom(ctx context.Context, id, name string) error
+	RecordRoomStatus(ctx context.Context, id string, st RoomStatus) error
+	SetRoomCert(ctx context.Context, id, serial string, notAfter time.Time) error
+	// DeleteRoom revokes the room's certificate serials and deletes it in one transaction.
+	DeleteRoom(ctx context.Context, id string, at time.Time) error
+	SerialRevoked(ctx context.Context, serial string) (bool, error)
 
 	Close() error
 }
