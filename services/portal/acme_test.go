@@ -5,11 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net"
-	"net/http/cookiejar"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,10 +13,8 @@ import (
 
 	"github.com/stoa-rooms/stoa/services/api"
 	"github.com/stoa-rooms/stoa/services/certs"
-	"github.com/stoa-rooms/stoa/services/config"
 	"github.com/stoa-rooms/stoa/services/portal/acme"
 	"github.com/stoa-rooms/stoa/test/acmetest"
-	"github.com/stoa-rooms/stoa/test/stoatest"
 )
 
 // acmeFQDN is the portal's name in the ACME tests. The ACME client wants a multi-label DNS name
@@ -33,42 +27,12 @@ const acmeFQDN = "portal.stoa.test"
 // the ports before the portal serves.
 func startACMEPortal(t *testing.T) (*testPortal, *acmetest.Pebble) {
 	t.Helper()
-	dir := t.TempDir()
-	cfg := config.Default().Portal
-	cfg.FQDN = acmeFQDN
-	cfg.HTTPSAddr, cfg.HTTPAddr, cfg.InternalAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(tWriter{t}, nil))
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := New(ctx, Options{Config: cfg, DataDir: dir, CredentialsPath: filepath.Join(dir, "creds.txt"), Log: log})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	lns, err := Listen(cfg)
-	if err != nil {
-		cancel()
-		s.Close()
-		t.Fatal(err)
-	}
-	// Pebble's cleanup is registered first, so it runs after the portal (and its renewer) stopped.
-	peb := acmetest.Start(t, acmetest.Options{HTTPPort: portNum(t, lns.HTTP), TLSPort: portNum(t, lns.HTTPS)})
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, lns) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("portal Run: %v", err)
-		}
-		s.Close()
-	})
-	p := &testPortal{Server: s, https: lns.HTTPS.Addr().String()}
-	p.base = "https://" + p.https
-	c := stoatest.InsecureClient()
-	c.Jar, _ = cookiejar.New(nil)
-	p.sess = stoatest.LoginAs(t, p.base, c, "admin", s.BootstrapPassword())
+	var peb *acmetest.Pebble
+	p := startPortalWith(t, portalOptions{fqdn: acmeFQDN, beforeRun: func(lns Listeners) {
+		// Pebble's cleanup is registered before the portal's, so it runs after the portal (and
+		// its renewer) stopped.
+		peb = acmetest.Start(t, acmetest.Options{HTTPPort: portNum(t, lns.HTTP), TLSPort: portNum(t, lns.HTTPS)})
+	}})
 	return p, peb
 }
 

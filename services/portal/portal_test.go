@@ -29,18 +29,41 @@ type testPortal struct {
 
 func startPortal(t *testing.T, extraRoots *x509.CertPool) *testPortal {
 	t.Helper()
+	return startPortalWith(t, portalOptions{extraRoots: extraRoots})
+}
+
+// portalOptions vary a test portal.
+type portalOptions struct {
+	fqdn       string // default "localhost"
+	extraRoots *x509.CertPool
+	// beforeRun sees the bound listeners before the portal serves (e.g. to point a test CA's
+	// validation at the portal's ports).
+	beforeRun func(Listeners)
+}
+
+func startPortalWith(t *testing.T, o portalOptions) *testPortal {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default().Portal
+	if o.fqdn != "" {
+		cfg.FQDN = o.fqdn
+	}
 	cfg.HTTPSAddr, cfg.HTTPAddr, cfg.InternalAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := New(ctx, Options{Config: cfg, DataDir: dir, CredentialsPath: filepath.Join(dir, "creds.txt"), Log: log, ExtraRoots: extraRoots})
+	s, err := New(ctx, Options{Config: cfg, DataDir: dir, CredentialsPath: filepath.Join(dir, "creds.txt"), Log: log, ExtraRoots: o.extraRoots})
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
 	lns, err := Listen(cfg)
 	if err != nil {
+		cancel()
+		s.Close()
 		t.Fatal(err)
+	}
+	if o.beforeRun != nil {
+		o.beforeRun(lns)
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx, lns) }()
