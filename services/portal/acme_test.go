@@ -208,8 +208,3 @@ func TestACMEIssuesAndServesWithTLSALPN01(t *testing.T) {
 		}
 	})
 }
-
-// tWriter sends the portal's log to the test log under -v, to explain a failed issuance.
-type tWriter struct{ t *testing.T }
-
-func (w tWriter) Write(b []byte) (int, error) { w.t.Log(string(b)); return len(b), nil }
