@@ -30,7 +30,7 @@ func pages(t *testing.T) []string {
 }
 
 func TestPagesServed(t *testing.T) {
-	want := []string{"index.html", "security.html", "components.html", "audit.html", "users.html"}
+	want := []string{"index.html", "security.html", "components.html", "rooms.html", "audit.html", "users.html"}
 	for _, name := range want {
 		for _, target := range []string{"/ui/" + name, "/" + name} {
 			t.Run(target, func(t *testing.T) {
@@ -205,10 +205,11 @@ func TestModules(t *testing.T) {
 func TestSecurityPageIDs(t *testing.T) {
 	want := map[string][]string{
 		"index.html":      {"login-form", "login-name", "login-password", "login-submit", "login-error"},
-		"security.html":   {"key-alg", "key-generate", "csr-form", "csr-c", "csr-st", "csr-l", "csr-o", "csr-ou", "csr-cn", "csr-dns", "csr-ip", "csr-submit", "csr-pem", "csr-download", "upload-cert", "upload-chain", "upload-key", "upload-password", "upload-submit", "upload-result", "upload-error", "activate", "active-cert", "active-expiry-warning", "rollback", "reset-self-signed", "acme-directory", "acme-email", "acme-enabled", "acme-save", "acme-issue", "acme-last-error", "acme-next-renewal", "nav-user", "logout"},
+		"security.html":   {"key-alg", "key-generate", "csr-form", "csr-c", "csr-st", "csr-l", "csr-o", "csr-ou", "csr-cn", "csr-dns", "csr-ip", "csr-submit", "csr-pem", "csr-download", "upload-cert", "upload-chain", "upload-key", "upload-password", "upload-submit", "upload-result", "upload-error", "activate", "active-cert", "active-expiry-warning", "rollback", "reset-self-signed", "acme-directory", "acme-email", "acme-enabled", "acme-save", "acme-issue", "acme-last-error", "acme-next-renewal", "activate-error", "activate-force-row", "activate-force", "activate-force-cancel", "nav-user", "logout"},
 		"components.html": {"components-body", "token-form", "token-kind", "token-fqdn", "token-submit", "token-value", "fqdn-form", "fqdn-value"},
 		"audit.html":      {"audit-body", "audit-error"},
 		"users.html":      {"users-body", "user-form", "user-name", "user-role", "user-password", "user-submit"},
+		"rooms.html":      {"rooms-table", "rooms-body", "rooms-error", "push-all", "push-status", "push-error", "pair-form", "pair-code", "pair-name", "pair-submit", "pair-error", "pair-result", "unpair-confirm-row", "unpair-confirm", "unpair-cancel", "unpair-error", "rename-section", "rename-form", "rename-id", "rename-name", "rename-submit", "rename-error", "nav-user", "logout"},
 	}
 	for name, ids := range want {
 		t.Run(name, func(t *testing.T) {

@@ -64,6 +64,7 @@ export const get = (path) => request("GET", path);
 export const post = (path, json) => request("POST", path, json === undefined ? {} : { json });
 export const put = (path, json) => request("PUT", path, { json });
 export const postForm = (path, form) => request("POST", path, { form });
+export const del = (path) => request("DELETE", path);
 
 // me returns the signed-in user and remembers the CSRF token; it throws APIError 401 when
 // nobody is signed in.

@@ -172,20 +172,37 @@ function wireUpload() {
   });
 }
 
-function wireActivate() {
-  byId("activate").addEventListener("click", async (ev) => {
-    clearError("activate-error");
-    try {
-      const state = await withBusy(ev.currentTarget, () => post("/api/v1/security/activate"));
-      render(state);
-      byId("upload-form").reset();
-      show("upload-ok", false);
-      showStatus("activate-result", `Activated: the portal now serves serial ${state.active.serial}.`);
-    } catch (err) {
-      showError("activate-error", err);
-      byId("activate").disabled = false;
+// activate posts the activation. When paired rooms do not trust the new chain yet, the portal
+// first pushes them a bundle holding old and new roots and waits for their acknowledgements;
+// if some do not answer it refuses with 409 "rotation.pending" naming them, and the admin may
+// re-post with force.
+async function activate(button, force) {
+  clearError("activate-error");
+  show("activate-force-row", false);
+  show("activate-result", false);
+  showStatus("activate-progress", "Activating: paired rooms receive the new certificate's root first, which can take up to a minute.");
+  try {
+    const state = await withBusy(button, () => (force ? post("/api/v1/security/activate", { force: true }) : post("/api/v1/security/activate")));
+    render(state);
+    byId("upload-form").reset();
+    show("upload-ok", false);
+    showStatus("activate-result", `Activated: the portal now serves serial ${state.active.serial}.`);
+  } catch (err) {
+    showError("activate-error", err);
+    if (err.code === "rotation.pending") {
+      show("activate-force-row", true);
+      byId("activate-force").focus();
     }
-  });
+    byId("activate").disabled = false;
+  } finally {
+    show("activate-progress", false);
+  }
+}
+
+function wireActivate() {
+  byId("activate").addEventListener("click", (ev) => activate(ev.currentTarget, false));
+  byId("activate-force").addEventListener("click", (ev) => activate(ev.currentTarget, true));
+  byId("activate-force-cancel").addEventListener("click", () => show("activate-force-row", false));
 }
 
 // wireConfirm makes a destructive action take two clicks: the first shows a confirm row.
