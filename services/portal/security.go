@@ -11,6 +11,7 @@ import (
 
 	"github.com/stoa-rooms/stoa/services/api"
 	"github.com/stoa-rooms/stoa/services/certs"
+	"github.com/stoa-rooms/stoa/services/portal/rooms"
 	"github.com/stoa-rooms/stoa/services/portal/store"
 )
 
@@ -227,7 +228,46 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleActivate(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "request.invalid", "activation request body unreadable or too large")
+		return
+	}
+	req, err := rooms.DecodeActivateRequest(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "request.invalid", err.Error())
+		return
+	}
 	ctx := r.Context()
+	kp, _, err := s.certs.staged(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusConflict, "cert.nothing_staged", "upload and validate a certificate first (step 3), then activate it")
+		return
+	} else if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error())
+		return
+	}
+	// Rooms first learn to trust the new chain's anchor (design of issue 3): a bundle holding
+	// old and new roots is pushed and acknowledged before the new certificate serves.
+	chain, err := chainOf(kp)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error())
+		return
+	}
+	behind, err := s.rooms.PrepareActivation(ctx, chain[len(chain)-1], time.Duration(req.WaitSeconds)*time.Second)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error())
+		return
+	}
+	if len(behind) > 0 {
+		msg := rooms.PendingMessage(behind)
+		if !req.Force {
+			s.auth.Audit(r, "cert.activate_pending", msg)
+			writeError(w, http.StatusConflict, "rotation.pending", msg)
+			return
+		}
+		s.auth.Audit(r, "cert.activate_forced", msg)
+	}
 	if err := s.certs.activateStaged(ctx); errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusConflict, "cert.nothing_staged", "upload and validate a certificate first (step 3), then activate it")
 		return

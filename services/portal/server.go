@@ -24,6 +24,7 @@ import (
 	"github.com/stoa-rooms/stoa/services/httpserver"
 	"github.com/stoa-rooms/stoa/services/portal/auth"
 	"github.com/stoa-rooms/stoa/services/portal/components"
+	"github.com/stoa-rooms/stoa/services/portal/rooms"
 	"github.com/stoa-rooms/stoa/services/portal/store"
 	"github.com/stoa-rooms/stoa/services/portal/web"
 )
@@ -52,6 +53,7 @@ type Server struct {
 	certs      *certState
 	acme       *acmeRunner
 	comps      *components.Service
+	rooms      *rooms.Service
 	internal   *certs.Holder
 	reg        *prometheus.Registry
 	extraRoots *x509.CertPool
@@ -147,7 +149,29 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("issue portal internal certificate: %w", err)
 	}
 	s.internal.Set(&icert)
+	s.rooms, err = rooms.New(rooms.Options{
+		Store: st, DataDir: o.DataDir, ComponentCA: internalCA, ServedAnchor: s.servedAnchor,
+		Now: o.Now, Log: o.Log.With("component", "rooms"), Audit: s.auth.Audit,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// servedAnchor is the top certificate of the chain the portal serves now: what rooms must
+// trust (for a self-signed certificate, the certificate itself).
+func (s *Server) servedAnchor() *x509.Certificate {
+	kp := s.certs.holder.Get()
+	if kp == nil {
+		return nil
+	}
+	chain, err := chainOf(*kp)
+	if err != nil {
+		return nil
+	}
+	return chain[len(chain)-1]
 }
 
 // readPassword pulls the password line back out of the credentials file just written, so the
@@ -186,6 +210,9 @@ func (s *Server) CredentialsPath() string { return s.credsPath }
 // Components is the component registry (join tokens, certificates, heartbeats).
 func (s *Server) Components() *components.Service { return s.comps }
 
+// Rooms is the room registry: pairing, bundles, management channel.
+func (s *Server) Rooms() *rooms.Service { return s.rooms }
+
 // ServingRoots trusts exactly the chain the portal serves now (for in-process components).
 func (s *Server) ServingRoots() *x509.CertPool { return s.certs.roots() }
 
@@ -199,6 +226,10 @@ func (s *Server) Close() error {
 func (s *Server) Run(ctx context.Context, l Listeners) error {
 	s.runCtx = ctx
 	s.comps.InternalURL = "https://" + net.JoinHostPort(s.cfg.FQDN, portOf(l.Internal))
+	s.rooms.SetURLs(s.URL(l), s.comps.InternalURL)
+	// Long-polls (pairing wait, room polls) end at once on shutdown instead of holding
+	// the graceful shutdown for their full 25 s.
+	go func() { <-ctx.Done(); s.rooms.Shutdown() }()
 	if err := s.acme.load(ctx); err != nil {
 		s.log.Error("ACME disabled: saved configuration is invalid", "err", err)
 	}
@@ -220,7 +251,7 @@ func (s *Server) Run(ctx context.Context, l Listeners) error {
 		}()
 	}
 	serve(l.HTTPS, s.Handler(), tlsConf)
-	serve(l.Internal, s.comps.InternalHandler(), s.comps.InternalTLSConfig(s.internal))
+	serve(l.Internal, s.internalHandler(), s.internalTLSConfig())
 	if l.HTTP != nil {
 		serve(l.HTTP, s.httpHandler(httpserver.RedirectToHTTPS(httpsHost)), nil)
 	}
@@ -234,6 +265,22 @@ func (s *Server) Run(ctx context.Context, l Listeners) error {
 		}
 	}
 	return first
+}
+
+// internalTLSConfig accepts client certificates from the component CA and the device CA; each
+// handler then checks that the chain ends at its own CA.
+func (s *Server) internalTLSConfig() *tls.Config {
+	c := s.comps.InternalTLSConfig(s.internal)
+	c.ClientCAs.AddCert(s.rooms.DeviceCA().Root())
+	return c
+}
+
+// internalHandler routes room management to the rooms service, the rest to components.
+func (s *Server) internalHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/room/", s.rooms.MgmtHandler())
+	mux.Handle("/", s.comps.InternalHandler())
+	return mux
 }
 
 func (s *Server) expiryLoop(ctx context.Context) {
@@ -290,6 +337,13 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("PUT /api/v1/security/acme", super(s.handleACMEPut))
 	mux.Handle("POST /api/v1/security/acme/issue", super(s.handleACMEIssue))
 
+	mux.Handle("GET /api/v1/rooms", admin(s.rooms.HandleList))
+	mux.Handle("POST /api/v1/rooms/pair", admin(s.rooms.HandlePair))
+	mux.Handle("POST /api/v1/rooms/push", admin(s.rooms.HandlePush))
+	mux.Handle("POST /api/v1/rooms/prune-roots", admin(s.rooms.HandlePruneRoots))
+	mux.Handle("PUT /api/v1/rooms/{id}", admin(s.rooms.HandleRename))
+	mux.Handle("DELETE /api/v1/rooms/{id}", admin(s.rooms.HandleDelete))
+
 	mux.Handle("GET /api/v1/components", super(s.comps.HandleList))
 	mux.Handle("POST /api/v1/components/tokens", super(s.comps.HandleTokens))
 	mux.Handle("PUT /api/v1/components/{id}/fqdn", super(s.comps.HandleSetFQDN))
@@ -299,6 +353,11 @@ func (s *Server) Handler() http.Handler {
 	// does not apply: the join route bypasses the session middleware.
 	top := http.NewServeMux()
 	top.HandleFunc("POST /api/v1/components/join", s.comps.HandleJoin)
+	// Rooms pairing likewise carries no ambient credential: the PAKE over the room's code
+	// authenticates both sides.
+	top.HandleFunc("POST /api/v1/pairing/hello", s.rooms.HandleHello)
+	top.HandleFunc("POST /api/v1/pairing/{id}/wait", s.rooms.HandleWait)
+	top.HandleFunc("POST /api/v1/pairing/{id}/confirm", s.rooms.HandleConfirm)
 	top.Handle("/", s.auth.Middleware(mux))
 	return httpserver.HSTS(top)
 }

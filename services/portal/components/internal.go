@@ -55,13 +55,24 @@ func (s *Service) InternalHandler() http.Handler {
 	return mux
 }
 
+// chainsToCA reports whether one of the verified chains ends at the internal component CA.
+func (s *Service) chainsToCA(chains [][]*x509.Certificate) bool {
+	for _, ch := range chains {
+		if len(ch) > 0 && ch[len(ch)-1].Equal(s.CA.Root()) {
+			return true
+		}
+	}
+	return false
+}
+
 // IdentityFromCert returns the component ID a certificate names: its urn:stoa:component: URI
 // SAN, or else a common name shaped like an ID.
 func IdentityFromCert(c *x509.Certificate) (string, bool) { return ca.ComponentID(c) }
 
 func (s *Service) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
-	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
-		// Unreachable behind InternalTLSConfig; kept so a misconfigured listener fails closed.
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || !s.chainsToCA(r.TLS.VerifiedChains) {
+		// The listener also accepts room certificates from the device CA (their own handlers
+		// check them); only a chain to the internal component CA may heartbeat.
 		s.writeErr(w, r, errorf(http.StatusForbidden, "component.no_client_cert", "a client certificate from the internal CA is required"))
 		return
 	}

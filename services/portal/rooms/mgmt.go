@@ -1,0 +1,191 @@
+package rooms
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/stoa-rooms/stoa/services/api"
+	"github.com/stoa-rooms/stoa/services/portal/store"
+)
+
+// MgmtHandler serves the room endpoints of the portal's internal mutual-TLS listener. Every
+// request must present a current client certificate from the device CA.
+func (s *Service) MgmtHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/v1/room/poll", s.handlePoll)
+	mux.HandleFunc("POST /api/v1/room/renew", s.handleRenew)
+	mux.HandleFunc("POST /api/v1/room/unpair", s.handleRoomUnpair)
+	return mux
+}
+
+func unpaired(format string, args ...any) *apiError {
+	return errorf(http.StatusForbidden, "room.unpaired", format, args...)
+}
+
+// authenticate returns the room presenting r's client certificate: it must chain to the device
+// CA (not merely to any CA the listener accepts), name a room, not be revoked, and be the
+// room's current certificate or the one its latest renewal replaced.
+func (s *Service) authenticate(r *http.Request) (store.Room, *x509.Certificate, error) {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return store.Room{}, nil, unpaired("a room client certificate is required")
+	}
+	leaf := r.TLS.PeerCertificates[0]
+	inter := x509.NewCertPool()
+	for _, c := range r.TLS.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{
+		Roots: s.deviceCA.Pool(), Intermediates: inter, CurrentTime: s.o.Now(),
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}); err != nil {
+		return store.Room{}, nil, unpaired("the client certificate is not a room certificate of this portal")
+	}
+	id, ok := RoomIDFromCert(leaf)
+	if !ok {
+		return store.Room{}, nil, unpaired("the client certificate names no room")
+	}
+	serial := leaf.SerialNumber.Text(16)
+	revoked, err := s.o.Store.SerialRevoked(r.Context(), serial)
+	if err != nil {
+		return store.Room{}, nil, err
+	}
+	if revoked {
+		return store.Room{}, nil, unpaired("this room was unpaired; its certificate is revoked")
+	}
+	room, err := s.o.Store.RoomByID(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Room{}, nil, unpaired("this room is not paired with the portal")
+	}
+	if err != nil {
+		return store.Room{}, nil, err
+	}
+	if serial != room.CertSerial && serial != room.PrevSerial {
+		return store.Room{}, nil, unpaired("this certificate of the room was replaced")
+	}
+	return room, leaf, nil
+}
+
+func (s *Service) handlePoll(w http.ResponseWriter, r *http.Request) {
+	room, leaf, err := s.authenticate(r)
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	b, err := readBody(w, r)
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	st, err := DecodeRoomStatus(b)
+	if err != nil {
+		s.writeErr(w, r, errorf(http.StatusBadRequest, "request.invalid", "%v", err))
+		return
+	}
+	ctx := r.Context()
+	if err := s.o.Store.RecordRoomStatus(ctx, room.ID, store.RoomStatus{
+		At: s.o.Now().UTC(), Firmware: st.Firmware, BundleVersion: st.BundleVersion,
+		PortalHTTPSTrusted: st.PortalHTTPSTrusted, PortalHTTPSError: st.PortalHTTPSError,
+		PresentedSerial: leaf.SerialNumber.Text(16),
+	}); err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	if st.BundleVersion > room.BundleVersion {
+		s.o.Log.Info("room acknowledged bundle", "room", room.ID, "version", st.BundleVersion)
+	}
+	s.noteAck()
+
+	// Register before looking at the bundle, so a version published in between wakes us.
+	s.cmu.Lock()
+	c := s.connLocked(room.ID)
+	c.inflight++
+	wake := c.wake
+	s.cmu.Unlock()
+	defer func() {
+		s.cmu.Lock()
+		c.inflight--
+		c.lastEnd = s.o.Now()
+		s.cmu.Unlock()
+	}()
+
+	bs, err := s.current(ctx)
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	if st.BundleVersion < bs.Bundle.Version {
+		writeJSON(w, http.StatusOK, api.RoomCommand{Bundle: bs.Envelope})
+		return
+	}
+	fire, stop := timer(s.o.PollTimeout)
+	defer stop()
+	select {
+	case <-wake:
+		// Pushed (or unpaired): answer with the current bundle, or refuse a revoked room.
+		if _, _, err := s.authenticate(r); err != nil {
+			s.writeErr(w, r, err)
+			return
+		}
+		bs, err := s.current(ctx)
+		if err != nil {
+			s.writeErr(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, api.RoomCommand{Bundle: bs.Envelope})
+	case <-fire:
+		writeJSON(w, http.StatusOK, api.RoomCommand{})
+	case <-ctx.Done():
+	case <-s.done:
+		writeJSON(w, http.StatusOK, api.RoomCommand{})
+	}
+}
+
+func (s *Service) handleRenew(w http.ResponseWriter, r *http.Request) {
+	room, _, err := s.authenticate(r)
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	b, err := readBody(w, r)
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	req, err := DecodeRenewRequest(b)
+	if err != nil {
+		s.writeErr(w, r, errorf(http.StatusBadRequest, "request.invalid", "%v", err))
+		return
+	}
+	csr, err := parseCSR(req.CSRPEM)
+	if err != nil {
+		s.writeErr(w, r, errorf(http.StatusBadRequest, "request.invalid", "%v", err))
+		return
+	}
+	cert, err := s.deviceCA.IssueClient(csr.PublicKey, "room-"+room.ID, CertValidity, RoomURI(room.ID))
+	if err != nil {
+		s.writeErr(w, r, errorf(http.StatusBadRequest, "request.invalid", "renewal refused: %v", err))
+		return
+	}
+	if err := s.o.Store.SetRoomCert(r.Context(), room.ID, cert.SerialNumber.Text(16), cert.NotAfter); err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	s.auditAs(r, "room:"+room.ID, "room.renew", fmt.Sprintf("room=%s serial=%s not_after=%s", room.ID, cert.SerialNumber.Text(16), cert.NotAfter.Format("2006-01-02")))
+	writeJSON(w, http.StatusOK, api.RenewResponse{CertPEM: certPEM(cert)})
+}
+
+func (s *Service) handleRoomUnpair(w http.ResponseWriter, r *http.Request) {
+	room, _, err := s.authenticate(r)
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	if err := s.unpair(r.Context(), room.ID); err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	s.auditAs(r, "room:"+room.ID, "room.unpair", fmt.Sprintf("room=%s name=%q by the room", room.ID, room.Name))
+	w.WriteHeader(http.StatusNoContent)
+}
