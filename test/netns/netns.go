@@ -100,6 +100,10 @@ func (p *Pair) Exec(t testing.TB, ns string, env []string, args ...string) *exec
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
+	if os.Getenv("GORACE") == "" {
+		// Race-enabled test binaries re-executed as helpers otherwise sleep 1 s at exit.
+		cmd.Env = append(cmd.Env, "GORACE=atexit_sleep_ms=0")
+	}
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
 }
