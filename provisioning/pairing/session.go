@@ -191,7 +191,9 @@ func NewRoomSession(code Code, pairingID string, rand io.Reader) (*RoomSession, 
 
 // Respond completes CPace with the portal's share, checks the portal's confirmation (in
 // constant time) and returns the room's confirmation. A mismatch returns ErrWrongCode and
-// leaves the session unusable. Respond works once.
+// leaves the session unusable. A portal share that is not a valid group element gives an error
+// wrapping pake.ErrInvalidMessage or pake.ErrIdentity; callers treat it like a wrong code.
+// Respond works once.
 func (rs *RoomSession) Respond(ch Challenge) ([]byte, error) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()

@@ -430,3 +430,24 @@ func TestOpenStrictPayloads(t *testing.T) {
 		t.Error("sealed an unmarshalable value")
 	}
 }
+
+func BenchmarkPairingExchange(b *testing.B) {
+	id, _ := NewPairingID(rand.Reader)
+	for b.Loop() {
+		rs, share, err := NewRoomSession(goodCode, id, rand.Reader)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ps, ch, err := NewPortalSession(goodCode, Hello{PairingID: id, Locator: "4821", Share: share}, rand.Reader)
+		if err != nil {
+			b.Fatal(err)
+		}
+		confirm, err := rs.Respond(ch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := ps.Verify(confirm); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
