@@ -100,6 +100,7 @@ func TestAgentPairsManagesAndIsUnpaired(t *testing.T) {
 		t.Fatalf("status %+v", s)
 	}
 	// A wrong code fails on both sides, counts one failure and changes nothing stored.
+	firstShare := p.share(t)
 	if err := p.pair(wrongCode(t, code)); err == nil {
 		t.Fatal("pairing with a wrong code succeeded")
 	}
@@ -111,6 +112,8 @@ func TestAgentPairsManagesAndIsUnpaired(t *testing.T) {
 		t.Fatalf("room.json after a failed attempt: %v", err)
 	}
 
+	// The room greets the portal again with a fresh share before the next attempt can work.
+	waitFor(t, "a fresh hello", func() bool { return string(p.share(t)) != string(firstShare) })
 	if err := p.pair(code); err != nil {
 		t.Fatalf("pair: %v", err)
 	}

@@ -341,3 +341,18 @@ func (p *testPortal) status(id string) (api.RoomStatus, bool) {
 	s, ok := p.statuses[id]
 	return s, ok
 }
+
+// share returns the CPace share of the (single) waiting room's latest hello.
+func (p *testPortal) share(t *testing.T) []byte {
+	t.Helper()
+	var out []byte
+	waitFor(t, "a hello", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, h := range p.hellos {
+			out = h.Share
+		}
+		return out != nil
+	})
+	return out
+}
