@@ -192,4 +192,3 @@ func FuzzDecodeRoomCommand(f *testing.F) {
 		_, _ = DecodeAPIError(data)
 	})
 }
-
