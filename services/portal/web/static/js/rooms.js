@@ -11,10 +11,14 @@ const PUSH_POLL_MS = 2000;
 // Fast polling stops after this long even if an offline room has not acknowledged yet: it
 // gets the bundle when it comes back, and the 5 s refresh keeps the progress current.
 const PUSH_FAST_MS = 120000;
+// A newly paired room connects within moments; poll every second until it shows online.
+const NEW_ROOM_POLL_MS = 1000;
+const NEW_ROOM_FAST_MS = 30000;
 
 let rooms = [];
 let push = null; // { version, ids: Set of room IDs, fastUntil }
 let unpairTarget = null; // the room whose unpair waits for the second click
+let newRoom = null; // { id, fastUntil }: a room just paired, until it first shows online
 let timer = 0;
 
 function daysUntil(iso) {
@@ -99,9 +103,18 @@ function pushWaiting() {
   return push !== null && pushProgress(push, rooms).waiting.length > 0 && Date.now() < push.fastUntil;
 }
 
+function newRoomWaiting() {
+  if (newRoom === null || Date.now() >= newRoom.fastUntil) return false;
+  const r = rooms.find((x) => x.id === newRoom.id);
+  return r !== undefined && !r.online;
+}
+
 function schedule() {
   clearTimeout(timer);
-  timer = setTimeout(tick, pushWaiting() ? PUSH_POLL_MS : REFRESH_MS);
+  let delay = REFRESH_MS;
+  if (newRoomWaiting()) delay = NEW_ROOM_POLL_MS;
+  else if (pushWaiting()) delay = PUSH_POLL_MS;
+  timer = setTimeout(tick, delay);
 }
 
 async function load() {
@@ -219,6 +232,7 @@ function wirePair() {
       const room = await withBusy(byId("pair-submit"), () => post("/api/v1/rooms/pair", { code: code.digits, name }));
       byId("pair-form").reset();
       showStatus("pair-result", `${room.name} is paired.`);
+      newRoom = { id: room.id, fastUntil: Date.now() + NEW_ROOM_FAST_MS };
       if (!rooms.some((r) => r.id === room.id)) {
         rooms.push(room);
         render();
