@@ -95,6 +95,7 @@ func (m *manager) cycle(ctx context.Context) error {
 	if err := m.clients(b); err != nil {
 		return err
 	}
+	m.a.setStatus(func(s *Status) { s.BundleVersion = b.Version })
 	if err := m.maybeRenew(ctx); err != nil {
 		m.a.o.Log.Warn("certificate renewal failed; retrying next cycle", "err", err)
 	}
