@@ -166,6 +166,7 @@ func (a *Agent) Pair(portalURL string) error {
 		return ErrAlreadyPaired
 	}
 	a.manualURL = portalURL
+	a.st.PortalURL, a.st.LastError = portalURL, ""
 	if a.cancelPhase != nil {
 		a.cancelPhase()
 	}
