@@ -67,10 +67,10 @@ function row(r) {
     bundleCell(r),
     certCell(r),
     httpsCell(r),
-    el("td", { className: "actions-cell" },
+    el("td", { className: "actions-cell" }, el("div", { className: "stack" },
       actionButton("Rename", "rename", r),
       actionButton("Push certificates", "push", r),
-      actionButton("Unpair", "unpair", r, "danger secondary small")),
+      actionButton("Unpair", "unpair", r, "danger secondary small"))),
   );
   if (unpairTarget && unpairTarget.id === r.id) tr.classList.add("selected");
   return tr;
@@ -82,7 +82,8 @@ function renderPush() {
   if (p.total === 0) {
     showStatus("push-status", `Bundle version ${push.version} is current; no room is paired.`);
   } else if (p.waiting.length === 0) {
-    showStatus("push-status", `All ${p.total} room(s) acknowledged bundle version ${push.version}.`);
+    const who = p.total === 1 ? "The room" : `All ${p.total} rooms`;
+    showStatus("push-status", `${who} acknowledged bundle version ${push.version}.`);
   } else {
     const names = p.waiting.map((r) => `${r.name}${r.online ? "" : " (offline)"}`).join(", ");
     showStatus("push-status", `Pushing bundle version ${push.version}: ${p.acked} of ${p.total} acknowledged; waiting for ${names}.`);
