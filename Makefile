@@ -19,12 +19,20 @@ deps:
 ## build: compile the binaries into out/bin.
 build:
 	@mkdir -p out/bin
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o out/bin/stoa-server ./services/cmd/stoa-server
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o out/bin/ ./services/cmd/stoa-server ./firmware/cmd/roomd ./firmware/cmd/roomctl
 
-## run: start every server role on loopback with state in $(DATA).
+## run: start every server role on loopback with state in $(DATA), and one simulated room
+## (roomd --board=sim) that shows its pairing code. Ctrl-C stops both.
 run: deps build
-	@mkdir -p $(DATA)
-	./out/bin/stoa-server --data-dir $(DATA) all
+	@mkdir -p $(DATA)/room
+	@rm -f $(DATA)/addresses.json
+	@trap 'kill 0' INT TERM; \
+	./out/bin/stoa-server --data-dir $(DATA) all & server=$$!; \
+	until [ -s $(DATA)/addresses.json ]; do kill -0 $$server 2>/dev/null || exit 1; sleep 0.2; done; \
+	portal=$$(sed -n 's/.*"portal_url": *"\([^"]*\)".*/\1/p' $(DATA)/addresses.json); \
+	./out/bin/roomd --board=sim --data-dir $(DATA)/room --portal-url $$portal & \
+	echo "Room: pair it under Admin → Rooms with the pairing code below (or: ./out/bin/roomctl --socket $(DATA)/room/roomd.sock status)"; \
+	wait $$server
 
 ## test: everything CI runs: lint, then every test (unit, end-to-end, browser) with -race.
 test: deps lint

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stoa-rooms/stoa/services/api"
 	"github.com/stoa-rooms/stoa/test/stoatest"
 )
 
@@ -21,8 +23,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // TestMakeRun is the newcomer's first minute: `make run` brings up every role on the default
 // loopback ports, prints the portal URL and where the credentials are, `curl -k` reaches
@@ -105,6 +111,48 @@ func TestMakeRun(t *testing.T) {
 	b, err := exec.Command("curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "http://127.0.0.1:8080/healthz").Output()
 	if err != nil || !strings.HasPrefix(string(b), "301 https://localhost:") {
 		t.Errorf("plain http: %q %v, want a 301 to https", b, err)
+	}
+
+	// The simulated room shows a code; pairing it through the portal API brings it online.
+	codeRe := regexp.MustCompile(`Pairing code: (\d{4} \d{4} \d{4})`)
+	var code string
+	waitCode := time.Now().Add(30 * time.Second)
+	for {
+		if m := codeRe.FindStringSubmatch(out.String()); m != nil {
+			code = m[1]
+			break
+		}
+		if time.Now().After(waitCode) {
+			t.Fatalf("make run printed no pairing code:\n%s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	user, pw := stoatest.ReadCredentials(t, filepath.Join(data, "superadmin-credentials.txt"))
+	c := stoatest.InsecureClient()
+	c.Jar, _ = cookiejar.New(nil)
+	sess := stoatest.LoginAs(t, portal, c, user, pw)
+	var room api.Room
+	var status int
+	for attempt := 0; attempt < 50; attempt++ { // the room re-sends its hello while it waits
+		status, _, err = sess.Do("POST", "/api/v1/rooms/pair", api.PairRequest{Code: code, Name: "First room"}, "", &room)
+		if status == 200 || status == 201 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if status != 200 && status != 201 {
+		t.Fatalf("pairing the make-run room with code %s: status %d %v", code, status, err)
+	}
+	waitOnline := time.Now().Add(10 * time.Second)
+	for {
+		var rooms []api.Room
+		if st, _, _ := sess.Do("GET", "/api/v1/rooms", nil, "", &rooms); st == 200 && len(rooms) == 1 && rooms[0].Online {
+			break
+		}
+		if time.Now().After(waitOnline) {
+			t.Fatalf("the make-run room never came online:\n%s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) // Ctrl-C in the terminal
