@@ -41,6 +41,8 @@ type Options struct {
 	// ExtraRoots are trusted, beside the system roots and an uploaded root, when validating an
 	// uploaded certificate chain (for a private enterprise CA).
 	ExtraRoots *x509.CertPool
+	// RoomsTuning, when set, adjusts the rooms service's options (tests shorten long-polls).
+	RoomsTuning func(*rooms.Options)
 }
 
 // Server is a running portal.
@@ -149,10 +151,14 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("issue portal internal certificate: %w", err)
 	}
 	s.internal.Set(&icert)
-	s.rooms, err = rooms.New(rooms.Options{
+	ro := rooms.Options{
 		Store: st, DataDir: o.DataDir, ComponentCA: internalCA, ServedAnchor: s.servedAnchor,
 		Now: o.Now, Log: o.Log.With("component", "rooms"), Audit: s.auth.Audit,
-	})
+	}
+	if o.RoomsTuning != nil {
+		o.RoomsTuning(&ro)
+	}
+	s.rooms, err = rooms.New(ro)
 	if err != nil {
 		st.Close()
 		return nil, err

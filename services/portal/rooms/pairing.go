@@ -211,8 +211,12 @@ func (s *Service) release(ps []*pending) {
 // challenge, any end but success counts as a failed attempt: that room-side party has had its
 // one guess.
 func (s *Service) exchange(r *http.Request, p *pending, code pairing.Code, name string) (room api.Room, err error) {
-	ps, ch, err := pairing.NewPortalSession(code, p.hello, s.o.Rand)
+	if err := s.awaitFresh(r, p); err != nil {
+		s.release([]*pending{p})
+		return api.Room{}, err
+	}
 	s.pmu.Lock()
+	ps, ch, err := pairing.NewPortalSession(code, p.hello, s.o.Rand)
 	if err != nil {
 		p.busy = false
 		s.pmu.Unlock()
@@ -224,23 +228,18 @@ func (s *Service) exchange(r *http.Request, p *pending, code pairing.Code, name 
 	s.pmu.Unlock()
 
 	var req *confirmReq
-	counted, success := false, false
+	success := false
 	defer func() {
 		s.pmu.Lock()
 		burned := false
-		if !success && !counted && p.delivered {
-			burned = s.failLocked(p)
-		}
-		p.busy, p.challenge, p.confirms = false, nil, nil
-		select { // a confirm that arrived too late gets an answer, not silence
-		case late := <-confirms:
-			late.reply <- confirmReply{http.StatusGone, api.Error{Code: "pairing.timeout", Message: "the pairing attempt ended before the confirm arrived"}}
-		default:
+		if p.confirms == confirms { // not yet ended by a refusal
+			if !success && p.delivered {
+				burned = s.failLocked(p)
+			}
+			s.endLocked(p, confirms)
 		}
 		if success {
 			s.removeLocked(p)
-		} else {
-			p.signal()
 		}
 		s.pmu.Unlock()
 		if burned {
@@ -263,11 +262,16 @@ func (s *Service) exchange(r *http.Request, p *pending, code pairing.Code, name 
 	}
 
 	refuse := func(detail string) (api.Room, error) {
+		// The failure is counted and the exchange ended before the room hears of it, so its
+		// next Hello (a fresh share) is not refused as busy.
 		s.pmu.Lock()
 		burned := s.failLocked(p)
 		failures := p.failures
-		counted = true
+		s.endLocked(p, confirms)
 		s.pmu.Unlock()
+		if burned {
+			s.audit(r, "room.pair_burned", "locator="+p.locator+" pairing="+p.id)
+		}
 		req.reply <- confirmReply{http.StatusForbidden, api.Error{Code: "pairing.wrong_code", Message: "the pairing code does not match"}}
 		s.audit(r, "room.pair_failed", fmt.Sprintf("locator=%s pairing=%s %s failures=%d", p.locator, p.id, detail, failures))
 		if burned {
@@ -295,6 +299,44 @@ func (s *Service) exchange(r *http.Request, p *pending, code pairing.Code, name 
 	s.audit(r, "room.pair_ok", fmt.Sprintf("room=%s name=%q model=%q serial=%q", room.ID, room.Name, room.Model, room.Serial))
 	s.o.Log.Info("room paired", "room", room.ID, "name", room.Name)
 	return room, nil
+}
+
+// awaitFresh waits until the room has sent a fresh Hello after a failed attempt spent its
+// previous share.
+func (s *Service) awaitFresh(r *http.Request, p *pending) error {
+	fire, stop := timer(s.o.ExchangeTimeout)
+	defer stop()
+	for {
+		s.pmu.Lock()
+		stale, burned, changed := p.stale, p.burned, p.changed
+		s.pmu.Unlock()
+		switch {
+		case burned:
+			return errorf(http.StatusNotFound, "pairing.no_room", "no room is waiting with this code")
+		case !stale:
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-fire:
+			return errorf(http.StatusGatewayTimeout, "pairing.timeout", "the room did not answer in time; check that it still shows this code")
+		case <-r.Context().Done():
+			return r.Context().Err()
+		case <-s.done:
+			return errorf(http.StatusServiceUnavailable, "pairing.shutdown", "the portal is shutting down")
+		}
+	}
+}
+
+// endLocked ends p's exchange: a confirm that arrived too late gets an answer, not silence.
+func (s *Service) endLocked(p *pending, confirms chan confirmReq) {
+	p.busy, p.challenge, p.confirms = false, nil, nil
+	select {
+	case late := <-confirms:
+		late.reply <- confirmReply{http.StatusGone, api.Error{Code: "pairing.timeout", Message: "the pairing attempt ended before the confirm arrived"}}
+	default:
+	}
+	p.signal()
 }
 
 // enroll certifies the room's key from the device CA, builds the Grant and stores the room.

@@ -17,6 +17,9 @@ type pending struct {
 	firstSeen   time.Time
 	failures    int
 	burned      bool // too many failures: kept only so the room's wait learns it
+	// stale: the room's CPace session was spent by a failed attempt; the next exchange waits
+	// for the room's fresh Hello (new share).
+	stale bool
 
 	// An exchange in progress (the admin entered a code matching the locator).
 	busy      bool
@@ -76,6 +79,7 @@ func (s *Service) pruneLocked() {
 // the code was burned now.
 func (s *Service) failLocked(p *pending) bool {
 	p.failures++
+	p.stale = true
 	if p.failures < pairing.MaxFailedAttempts {
 		return false
 	}
@@ -101,11 +105,13 @@ func (s *Service) addHello(r *http.Request, h pairing.Hello) error {
 		switch {
 		case p.burned:
 			return errorf(http.StatusGone, "pairing.burned", "this pairing code was burned after %d failed attempts; show a new code", pairing.MaxFailedAttempts)
-		case p.busy:
+		case p.busy && !p.stale:
+			return errorf(http.StatusConflict, "pairing.busy", "a pairing with this room is in progress")
+		case p.busy && h.Locator != p.locator:
 			return errorf(http.StatusConflict, "pairing.busy", "a pairing with this room is in progress")
 		}
 		s.unindexLocked(p)
-		p.hello, p.locator = h, h.Locator
+		p.hello, p.locator, p.stale = h, h.Locator, false
 		s.indexLocked(p)
 		p.signal()
 		return nil
