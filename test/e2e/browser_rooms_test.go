@@ -4,17 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/stoa-rooms/stoa/firmware/roomd"
 	"github.com/stoa-rooms/stoa/provisioning/pairing"
 	"github.com/stoa-rooms/stoa/services/api"
 	"github.com/stoa-rooms/stoa/test/browser"
@@ -27,8 +24,9 @@ import (
 // from the page removes the row, and roomd goes back to unpaired with a new code.
 func TestBrowserRoomsPairAndUnpair(t *testing.T) {
 	stack := stoatest.Start(t, stoatest.Options{})
-	room := brStartRoomd(t, stack.PortalURL)
-	first := room.waitUnpaired(t, "")
+	roomdBin, roomctlBin := buildRoom(t)
+	room := startRoomd(t, roomdBin, roomctlBin, stack.PortalURL)
+	first := brWaitUnpaired(t, room, "")
 	if !strings.Contains(room.out.String(), "Pairing code: "+first) {
 		t.Errorf("roomd printed no %q line; output:\n%s", "Pairing code: "+first, room.out)
 	}
@@ -110,7 +108,7 @@ func TestBrowserRoomsPairAndUnpair(t *testing.T) {
 					t.Errorf("portal lists %d rooms after a wrong code: %+v", len(rooms), rooms)
 				}
 				// The room keeps waiting with the same code.
-				if again := room.waitUnpaired(t, ""); again != first {
+				if again := brWaitUnpaired(t, room, ""); again != first {
 					t.Errorf("roomd shows code %q after a wrong attempt, want the unchanged %q", again, first)
 				}
 			})
@@ -133,7 +131,7 @@ func TestBrowserRoomsPairAndUnpair(t *testing.T) {
 		if elapsed > 5*time.Second {
 			t.Errorf("the row showed online %v after the click, want within 5s", elapsed)
 		}
-		st := room.waitState(t, "paired", func(s brRoomStatus) bool { return s.RoomID != "" })
+		st := room.waitStatus(t, "paired", 10*time.Second, func(s roomd.Status) bool { return s.State == roomd.StatePaired && s.RoomID != "" })
 		if st.RoomID != roomID {
 			t.Errorf("roomd holds room ID %q, the page shows %q", st.RoomID, roomID)
 		}
@@ -190,7 +188,7 @@ func TestBrowserRoomsPairAndUnpair(t *testing.T) {
 			t.Errorf("portal still lists %+v after unpair", rooms)
 		}
 		start := time.Now()
-		next := room.waitUnpaired(t, first)
+		next := brWaitUnpaired(t, room, first)
 		t.Logf("unpair click to roomd showing a new code: %v", time.Since(start).Round(time.Millisecond))
 		if !strings.Contains(room.out.String(), "Pairing code: "+next) {
 			t.Errorf("roomd printed no %q line after unpair", "Pairing code: "+next)
@@ -243,99 +241,14 @@ func brWrongCode(t *testing.T, right string, from, to int) pairing.Code {
 
 func brListRooms(t *testing.T, stack *stoatest.Stack) []api.Room {
 	t.Helper()
-	var rooms []api.Room
-	sess := stack.Login(t)
-	if status, body, err := sess.Do(http.MethodGet, "/api/v1/rooms", nil, "", &rooms); err != nil || status != http.StatusOK {
-		t.Fatalf("GET /api/v1/rooms: status %d, %v: %s", status, err, body)
-	}
-	return rooms
+	return listRooms(t, stack.Login(t))
 }
 
-// brRoomd is a running roomd --board=sim.
-type brRoomd struct {
-	socket string
-	out    *stoatest.Buffer
-	http   *http.Client
-}
-
-// brRoomStatus is the part of roomd's GET /v1/status this test reads.
-type brRoomStatus struct {
-	State  string `json:"state"`
-	Code   string `json:"code"`
-	RoomID string `json:"room_id"`
-}
-
-func brStartRoomd(t *testing.T, portalURL string) *brRoomd {
+// brWaitUnpaired waits (through roomctl status --json) until roomd is unpaired and shows a
+// code other than not, and returns that code.
+func brWaitUnpaired(t *testing.T, r *roomProc, not string) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "roomd")
-	build := exec.Command("go", "build", "-o", bin, "./firmware/cmd/roomd")
-	build.Dir = stoatest.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build roomd: %v\n%s", err, out)
-	}
-	data := t.TempDir()
-	r := &brRoomd{socket: filepath.Join(data, "roomd.sock"), out: &stoatest.Buffer{}}
-	r.http = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", r.socket)
-		},
-	}}
-	cmd := exec.Command(bin, "--board=sim", "--data-dir", data, "--portal-url", portalURL)
-	cmd.Stdout, cmd.Stderr = r.out, r.out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start roomd: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-			t.Errorf("roomd did not stop within 15s of SIGTERM; output:\n%s", r.out)
-		}
-	})
-	return r
-}
-
-func (r *brRoomd) status() (brRoomStatus, error) {
-	var s brRoomStatus
-	resp, err := r.http.Get("http://roomd/v1/status")
-	if err != nil {
-		return s, fmt.Errorf("get roomd status: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return s, fmt.Errorf("get roomd status: status %d", resp.StatusCode)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-		return s, fmt.Errorf("decode roomd status: %w", err)
-	}
-	return s, nil
-}
-
-// waitState polls roomd until it reports state and ok(status) holds.
-func (r *brRoomd) waitState(t *testing.T, state string, ok func(brRoomStatus) bool) brRoomStatus {
-	t.Helper()
-	deadline := time.Now().Add(40 * time.Second)
-	var last brRoomStatus
-	var err error
-	for time.Now().Before(deadline) {
-		if last, err = r.status(); err == nil && last.State == state && ok(last) {
-			return last
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("roomd never reached state %q (last %+v, %v); output:\n%s", state, last, err, r.out)
-	return last
-}
-
-// waitUnpaired waits until roomd is unpaired and shows a code other than not; it returns
-// the code.
-func (r *brRoomd) waitUnpaired(t *testing.T, not string) string {
-	t.Helper()
-	return r.waitState(t, "unpaired", func(s brRoomStatus) bool { return s.Code != "" && s.Code != not }).Code
+	return r.waitStatus(t, "unpaired with a new code", 30*time.Second, func(s roomd.Status) bool {
+		return s.State == roomd.StateUnpaired && s.Code != "" && s.Code != not
+	}).Code
 }
