@@ -43,7 +43,12 @@ type roomProc struct {
 
 func startRoomd(t *testing.T, roomdBin, roomctlBin, portalURL string) *roomProc {
 	t.Helper()
-	dir := t.TempDir()
+	return startRoomdIn(t, t.TempDir(), roomdBin, roomctlBin, portalURL)
+}
+
+// startRoomdIn starts roomd on an existing data directory (a restart keeps its identity).
+func startRoomdIn(t *testing.T, dir, roomdBin, roomctlBin, portalURL string) *roomProc {
+	t.Helper()
 	r := &roomProc{dir: dir, socket: filepath.Join(dir, "roomd.sock"), roomctl: roomctlBin, out: &stoatest.Buffer{}, done: make(chan error, 1)}
 	r.cmd = exec.Command(roomdBin, "--board=sim", "--data-dir", dir, "--portal-url", portalURL, "--discover=false", "--firmware", "e2e-1")
 	r.cmd.Stdout, r.cmd.Stderr = r.out, r.out
