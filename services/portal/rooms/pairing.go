@@ -216,6 +216,7 @@ func (s *Service) exchange(r *http.Request, p *pending, code pairing.Code, name 
 		return api.Room{}, err
 	}
 	s.pmu.Lock()
+	loc := p.locator // read under the lock: a fresh Hello may rewrite p
 	ps, ch, err := pairing.NewPortalSession(code, p.hello, s.o.Rand)
 	if err != nil {
 		p.busy = false
@@ -243,7 +244,7 @@ func (s *Service) exchange(r *http.Request, p *pending, code pairing.Code, name 
 		}
 		s.pmu.Unlock()
 		if burned {
-			s.audit(r, "room.pair_burned", "locator="+p.locator+" pairing="+p.id)
+			s.audit(r, "room.pair_burned", "locator="+loc+" pairing="+p.id)
 		}
 	}()
 
@@ -253,7 +254,7 @@ func (s *Service) exchange(r *http.Request, p *pending, code pairing.Code, name 
 	case got := <-confirms:
 		req = &got
 	case <-fire:
-		s.audit(r, "room.pair_failed", "locator="+p.locator+" timeout")
+		s.audit(r, "room.pair_failed", "locator="+loc+" timeout")
 		return api.Room{}, errorf(http.StatusGatewayTimeout, "pairing.timeout", "the room did not answer in time; check that it still shows this code")
 	case <-r.Context().Done():
 		return api.Room{}, r.Context().Err()
@@ -270,10 +271,10 @@ func (s *Service) exchange(r *http.Request, p *pending, code pairing.Code, name 
 		s.endLocked(p, confirms)
 		s.pmu.Unlock()
 		if burned {
-			s.audit(r, "room.pair_burned", "locator="+p.locator+" pairing="+p.id)
+			s.audit(r, "room.pair_burned", "locator="+loc+" pairing="+p.id)
 		}
 		req.reply <- confirmReply{http.StatusForbidden, api.Error{Code: "pairing.wrong_code", Message: "the pairing code does not match"}}
-		s.audit(r, "room.pair_failed", fmt.Sprintf("locator=%s pairing=%s %s failures=%d", p.locator, p.id, detail, failures))
+		s.audit(r, "room.pair_failed", fmt.Sprintf("locator=%s pairing=%s %s failures=%d", loc, p.id, detail, failures))
 		if burned {
 			return api.Room{}, errorf(http.StatusUnprocessableEntity, "pairing.wrong_code", "wrong code; after %d failed attempts the room makes a new one", pairing.MaxFailedAttempts)
 		}
