@@ -86,10 +86,19 @@ func TestDecoders(t *testing.T) {
 		err  bool
 		run  func() error
 	}{
-		{"pair ok", false, func() error { _, _, err := DecodePairRequest([]byte(`{"code":"1234 5678 9012","name":" Boardroom "}`)); return err }},
+		{"pair ok", false, func() error {
+			_, _, err := DecodePairRequest([]byte(`{"code":"1234 5678 9012","name":" Boardroom "}`))
+			return err
+		}},
 		{"pair bad code", true, func() error { _, _, err := DecodePairRequest([]byte(`{"code":"12345"}`)); return err }},
-		{"pair unknown field", true, func() error { _, _, err := DecodePairRequest([]byte(`{"code":"1234 5678 9012","admin":true}`)); return err }},
-		{"pair bidi name", true, func() error { _, _, err := DecodePairRequest([]byte(`{"code":"1234 5678 9012","name":"a\u202eb"}`)); return err }},
+		{"pair unknown field", true, func() error {
+			_, _, err := DecodePairRequest([]byte(`{"code":"1234 5678 9012","admin":true}`))
+			return err
+		}},
+		{"pair bidi name", true, func() error {
+			_, _, err := DecodePairRequest([]byte(`{"code":"1234 5678 9012","name":"a\u202eb"}`))
+			return err
+		}},
 		{"rename empty", true, func() error { _, err := DecodeRename([]byte(`{"name":"  "}`)); return err }},
 		{"push bad id", true, func() error { _, err := DecodePushRequest([]byte(`{"room_id":"../x"}`)); return err }},
 		{"activate empty body", false, func() error { _, err := DecodeActivateRequest(nil); return err }},

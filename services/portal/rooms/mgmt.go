@@ -88,7 +88,10 @@ func (s *Service) handlePoll(w http.ResponseWriter, r *http.Request) {
 		At: s.o.Now().UTC(), Firmware: st.Firmware, BundleVersion: st.BundleVersion,
 		PortalHTTPSTrusted: st.PortalHTTPSTrusted, PortalHTTPSError: st.PortalHTTPSError,
 		PresentedSerial: leaf.SerialNumber.Text(16),
-	}); err != nil {
+	}); errors.Is(err, store.ErrNotFound) {
+		s.writeErr(w, r, unpaired("this room was unpaired")) // between authentication and now
+		return
+	} else if err != nil {
 		s.writeErr(w, r, err)
 		return
 	}
@@ -168,7 +171,10 @@ func (s *Service) handleRenew(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, r, errorf(http.StatusBadRequest, "request.invalid", "renewal refused: %v", err))
 		return
 	}
-	if err := s.o.Store.SetRoomCert(r.Context(), room.ID, cert.SerialNumber.Text(16), cert.NotAfter); err != nil {
+	if err := s.o.Store.SetRoomCert(r.Context(), room.ID, cert.SerialNumber.Text(16), cert.NotAfter); errors.Is(err, store.ErrNotFound) {
+		s.writeErr(w, r, unpaired("this room was unpaired"))
+		return
+	} else if err != nil {
 		s.writeErr(w, r, err)
 		return
 	}
