@@ -14,14 +14,21 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/stoa-rooms/stoa/services/api"
 	"github.com/stoa-rooms/stoa/services/certs"
 	"github.com/stoa-rooms/stoa/services/portal/acme"
+	"github.com/stoa-rooms/stoa/services/portal/rooms"
 	"github.com/stoa-rooms/stoa/services/portal/store"
 )
 
 const settingACME = "acme.config"
+
+// acmeRotationWait bounds how long an ACME installation waits for paired rooms to acknowledge a
+// bundle that trusts the new chain (it runs inside "Issue now" requests too, so it stays well
+// under the HTTP write timeout).
+const acmeRotationWait = 60 * time.Second
 
 // acmeRunner keeps the ACME client (RFC 8555) that matches the saved configuration and its
 // renewal loop; saving a new configuration replaces both.
@@ -99,7 +106,8 @@ func (a *acmeRunner) apply(ctx context.Context, cfg api.ACMEConfig) error {
 	a.client, a.stop, a.done = c, cancel, done
 	go func() {
 		defer close(done)
-		err := c.Run(rctx, a.s.currentACMECert, a.install)
+		install := func(certPEM, keyPEM []byte) error { return a.install(rctx, certPEM, keyPEM) }
+		err := c.Run(rctx, a.s.currentACMECert, install)
 		if err != nil && !errors.Is(err, context.Canceled) {
 			a.s.log.Error("ACME renewal stopped", "err", err)
 		}
@@ -130,7 +138,7 @@ func (a *acmeRunner) state(context.Context) api.ACMEState {
 
 // install validates an ACME-issued chain with the same rules as an upload (the chain's own top
 // certificate stands in as the trust anchor: we chose that CA) and activates it.
-func (a *acmeRunner) install(certPEM, keyPEM []byte) error {
+func (a *acmeRunner) install(ctx context.Context, certPEM, keyPEM []byte) error {
 	b, err := certs.ParseUpload(certPEM, nil, keyPEM, "")
 	if err != nil {
 		return fmt.Errorf("install ACME certificate: %w", err)
@@ -151,7 +159,24 @@ func (a *acmeRunner) install(certPEM, keyPEM []byte) error {
 	if top != b.Leaf && !bytes.Equal(top.RawSubject, top.RawIssuer) && !bytes.Equal(kp.Certificate[len(kp.Certificate)-1], top.Raw) {
 		kp.Certificate = append(kp.Certificate, top.Raw)
 	}
-	if err := a.s.certs.activate(context.Background(), kp, "acme"); err != nil {
+	// Rooms must trust the new chain's anchor before it is served, as with a manual activation.
+	// An automatic renewal has no admin to ask, so after acmeRotationWait it goes ahead: the
+	// certificate it replaces may be about to expire, and a room that was offline still gets the
+	// new bundle over its management channel, which does not depend on the public certificate.
+	anchorCert, err := x509.ParseCertificate(kp.Certificate[len(kp.Certificate)-1])
+	if err != nil {
+		return fmt.Errorf("install ACME certificate: %w", err)
+	}
+	behind, err := a.s.rooms.PrepareActivation(ctx, anchorCert, acmeRotationWait)
+	if err != nil {
+		return fmt.Errorf("install ACME certificate: %w", err)
+	}
+	if len(behind) > 0 {
+		msg := rooms.PendingMessage(behind)
+		a.s.auditSystem("cert.acme_rotation_unacknowledged", msg)
+		a.s.log.Warn("ACME certificate activated before every room acknowledged its new root", "rooms", msg)
+	}
+	if err := a.s.certs.activate(ctx, kp, "acme"); err != nil {
 		return err
 	}
 	a.s.auditSystem("cert.acme_install", "serial="+kp.Leaf.SerialNumber.Text(16))
@@ -230,7 +255,7 @@ func (s *Server) handleACMEIssue(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadGateway, "acme.issue", err.Error())
 		return
 	}
-	if err := s.acme.install(certPEM, keyPEM); err != nil {
+	if err := s.acme.install(r.Context(), certPEM, keyPEM); err != nil {
 		writeCertError(w, err)
 		return
 	}
