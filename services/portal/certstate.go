@@ -27,6 +27,15 @@ type certState struct {
 	holder *certs.Holder
 	fqdn   string
 	now    func() time.Time
+	// changed, when set, runs after every change of the served certificate.
+	changed func()
+}
+
+func (c *certState) serve(kp *tls.Certificate) {
+	c.holder.Set(kp)
+	if c.changed != nil {
+		c.changed()
+	}
 }
 
 // load serves the stored active certificate, creating a self-signed one on first start.
@@ -63,7 +72,7 @@ func (c *certState) activateLocked(ctx context.Context, kp tls.Certificate, sour
 	if err := c.st.ActivateCert(ctx, sc); err != nil {
 		return fmt.Errorf("activate certificate: %w", err)
 	}
-	c.holder.Set(&kp)
+	c.serve(&kp)
 	return nil
 }
 
@@ -82,7 +91,7 @@ func (c *certState) rollback(ctx context.Context) error {
 	if err := c.st.RollbackCert(ctx); err != nil {
 		return fmt.Errorf("rollback: %w", err)
 	}
-	c.holder.Set(&kp)
+	c.serve(&kp)
 	return nil
 }
 

@@ -163,6 +163,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
+	s.certs.changed = s.rooms.CertificateChanged
 	return s, nil
 }
 
@@ -262,6 +263,14 @@ func (s *Server) Run(ctx context.Context, l Listeners) error {
 		serve(l.HTTP, s.httpHandler(httpserver.RedirectToHTTPS(httpsHost)), nil)
 	}
 	go s.expiryLoop(ctx)
+	if s.cfg.Announce {
+		// Tracked by wg so Run returns only after the mDNS responder has shut down.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.announce(ctx, l)
+		}()
+	}
 	s.log.Info("portal serving", "https", l.HTTPS.Addr(), "internal", l.Internal.Addr(), "fqdn", s.cfg.FQDN)
 	var first error
 	go func() { wg.Wait(); close(errc) }()

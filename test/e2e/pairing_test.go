@@ -39,6 +39,7 @@ type roomProc struct {
 	out                  *stoatest.Buffer
 	cmd                  *exec.Cmd
 	done                 chan error
+	stopped              bool
 }
 
 func startRoomd(t *testing.T, roomdBin, roomctlBin, portalURL string) *roomProc {
@@ -56,19 +57,27 @@ func startRoomdIn(t *testing.T, dir, roomdBin, roomctlBin, portalURL string) *ro
 		t.Fatal(err)
 	}
 	go func() { r.done <- r.cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = r.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-r.done:
-			if err != nil {
-				t.Errorf("roomd exited with %v after SIGTERM; output:\n%s", err, r.out)
-			}
-		case <-time.After(10 * time.Second):
-			_ = r.cmd.Process.Kill()
-			t.Errorf("roomd did not stop within 10 s of SIGTERM")
-		}
-	})
+	t.Cleanup(func() { r.stop(t) })
 	return r
+}
+
+// stop sends SIGTERM and waits for a clean exit; calling it again does nothing.
+func (r *roomProc) stop(t *testing.T) {
+	t.Helper()
+	if r.stopped {
+		return
+	}
+	r.stopped = true
+	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Errorf("roomd exited with %v after SIGTERM; output:\n%s", err, r.out)
+		}
+	case <-time.After(10 * time.Second):
+		_ = r.cmd.Process.Kill()
+		t.Errorf("roomd did not stop within 10 s of SIGTERM")
+	}
 }
 
 // status runs `roomctl --json status`.

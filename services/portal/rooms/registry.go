@@ -278,3 +278,8 @@ func (s *Service) HandlePruneRoots(w http.ResponseWriter, r *http.Request) {
 	s.audit(r, "room.prune_roots", fmt.Sprintf("version=%d pending=%s", v, pendingIDs(res)))
 	writeJSON(w, http.StatusOK, res)
 }
+
+// CertificateChanged ends every room's in-flight poll after the portal's public certificate
+// changed, so each room checks the portal's HTTPS against its bundle again and reports the
+// result at once instead of at the end of its long-poll.
+func (s *Service) CertificateChanged() { s.wake("") }
