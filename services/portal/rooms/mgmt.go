@@ -146,7 +146,7 @@ func (s *Service) handlePoll(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) handleRenew(w http.ResponseWriter, r *http.Request) {
-	room, _, err := s.authenticate(r)
+	room, leaf, err := s.authenticate(r)
 	if err != nil {
 		s.writeErr(w, r, err)
 		return
@@ -171,7 +171,7 @@ func (s *Service) handleRenew(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, r, errorf(http.StatusBadRequest, "request.invalid", "renewal refused: %v", err))
 		return
 	}
-	if err := s.o.Store.SetRoomCert(r.Context(), room.ID, cert.SerialNumber.Text(16), cert.NotAfter); errors.Is(err, store.ErrNotFound) {
+	if err := s.o.Store.SetRoomCert(r.Context(), room.ID, leaf.SerialNumber.Text(16), cert.SerialNumber.Text(16), cert.NotAfter); errors.Is(err, store.ErrNotFound) {
 		s.writeErr(w, r, unpaired("this room was unpaired"))
 		return
 	} else if err != nil {

@@ -78,14 +78,16 @@ func (s *SQLite) RecordRoomStatus(ctx context.Context, id string, st RoomStatus)
 	return oneRow("record room status "+id, res, err)
 }
 
-// SetRoomCert makes serial the room's current certificate after a renewal; the current one
-// stays accepted (prev_serial) until the room presents the new one.
-func (s *SQLite) SetRoomCert(ctx context.Context, id, serial string, notAfter time.Time) error {
-	if serial == "" {
+// SetRoomCert makes serial the room's current certificate after a renewal. The certificate the
+// room authenticated the renewal with (presented) stays accepted as prev_serial until the room
+// presents the new one: if the answer is lost and the room renews again with the same
+// certificate, that certificate keeps working instead of the never-used one in between.
+func (s *SQLite) SetRoomCert(ctx context.Context, id, presented, serial string, notAfter time.Time) error {
+	if serial == "" || presented == "" {
 		return errors.New("set room certificate: serial is empty")
 	}
-	res, err := s.w.ExecContext(ctx, `UPDATE rooms SET prev_serial = cert_serial, cert_serial = ?, cert_not_after = ? WHERE id = ?`,
-		serial, nanos(notAfter), id)
+	res, err := s.w.ExecContext(ctx, `UPDATE rooms SET prev_serial = ?, cert_serial = ?, cert_not_after = ? WHERE id = ?`,
+		presented, serial, nanos(notAfter), id)
 	return oneRow("set room certificate "+id, res, err)
 }
 

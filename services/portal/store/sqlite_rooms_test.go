@@ -43,7 +43,7 @@ func TestRooms(t *testing.T) {
 		}
 	})
 	t.Run("renew keeps the old serial until the new one is presented", func(t *testing.T) {
-		if err := s.SetRoomCert(ctx, "r1", "bb", now.Add(100*24*time.Hour)); err != nil {
+		if err := s.SetRoomCert(ctx, "r1", "aa", "bb", now.Add(100*24*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := s.RoomByID(ctx, "r1")
@@ -65,8 +65,24 @@ func TestRooms(t *testing.T) {
 			t.Fatalf("new cert presented, previous still accepted: %+v", got)
 		}
 	})
+	t.Run("a lost renewal answer keeps the presented certificate", func(t *testing.T) {
+		// The room holds "bb" (current), renews: "x1" is issued but never reaches it; it renews
+		// again with "bb": "bb" must stay accepted beside the newest certificate.
+		if err := s.SetRoomCert(ctx, "r1", "bb", "x1", now); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetRoomCert(ctx, "r1", "bb", "x2", now); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.RoomByID(ctx, "r1"); got.CertSerial != "x2" || got.PrevSerial != "bb" {
+			t.Fatalf("after two renewals with the same certificate: %+v", got)
+		}
+		if err := s.SetRoomCert(ctx, "r1", "bb", "", now); err == nil {
+			t.Fatal("empty serial accepted")
+		}
+	})
 	t.Run("delete revokes", func(t *testing.T) {
-		if err := s.SetRoomCert(ctx, "r1", "cc", now); err != nil {
+		if err := s.SetRoomCert(ctx, "r1", "bb", "cc", now); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.DeleteRoom(ctx, "r1", now); err != nil {

@@ -177,7 +177,7 @@ type Store interface {
 	ListRooms(ctx context.Context) ([]Room, error)
 	RenameRoom(ctx context.Context, id, name string) error
 	RecordRoomStatus(ctx context.Context, id string, st RoomStatus) error
-	SetRoomCert(ctx context.Context, id, serial string, notAfter time.Time) error
+	SetRoomCert(ctx context.Context, id, presented, serial string, notAfter time.Time) error
 	// DeleteRoom revokes the room's certificate serials and deletes it in one transaction.
 	DeleteRoom(ctx context.Context, id string, at time.Time) error
 	SerialRevoked(ctx context.Context, serial string) (bool, error)
