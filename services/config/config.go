@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -48,6 +49,13 @@ type Portal struct {
 	// LoginMaxFailures failed logins in a row lock an account for LoginLockout.
 	LoginMaxFailures int      `json:"login_max_failures"`
 	LoginLockout     Duration `json:"login_lockout"`
+	// Announce makes the portal announce itself by DNS-SD over multicast DNS
+	// (`_stoa-portal._tcp`) so unpaired rooms on the LAN find it. Off by default: multicast
+	// must never leave a developer machine or a test unless asked for.
+	Announce bool `json:"announce"`
+	// AnnounceInterface is the network interface to announce on; empty: the interface that
+	// holds the HTTPS listener's address, or the system's choice when it listens on all.
+	AnnounceInterface string `json:"announce_interface"`
 }
 
 // Component configures a manager, router or proxy.
@@ -164,6 +172,9 @@ func (c Config) Validate() error {
 		if c.Portal.LoginMaxFailures < 1 {
 			return errors.New("config: portal.login_max_failures must be >= 1")
 		}
+		if err := validateAnnounce(c.Portal); err != nil {
+			return err
+		}
 	}
 	for _, k := range []struct {
 		name string
@@ -181,6 +192,26 @@ func (c Config) Validate() error {
 		if c.Role == k.name && k.c.PortalURL == "" {
 			return fmt.Errorf("config: %s.portal_url is empty: a component must know its portal", k.name)
 		}
+	}
+	return nil
+}
+
+// validateAnnounce checks the DNS-SD settings. Interface names follow Linux's rules
+// (dev_valid_name): 1..15 bytes, not "." or "..", no '/', ':' or whitespace.
+func validateAnnounce(p Portal) error {
+	name := p.AnnounceInterface
+	if name == "" {
+		return nil
+	}
+	if !p.Announce {
+		return fmt.Errorf("config: portal.announce_interface %q is set but portal.announce is false", name)
+	}
+	bad := len(name) > 15 || name == "." || name == ".." || strings.ContainsAny(name, "/:")
+	for _, r := range name {
+		bad = bad || r < 0x21 || r > 0x7e // printable ASCII, no spaces
+	}
+	if bad {
+		return fmt.Errorf("config: portal.announce_interface %q is not a valid interface name (1..15 printable bytes, no '/', ':' or spaces)", name)
 	}
 	return nil
 }

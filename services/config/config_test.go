@@ -19,6 +19,14 @@ func TestDecodeStrict(t *testing.T) {
 		{"bad addr", `{"portal": {"https_addr": "nope"}}`, "portal.https_addr"},
 		{"idle over max", `{"portal": {"session_idle": "13h"}}`, "session_idle"},
 		{"component needs portal", `{"role": "router"}`, "router.portal_url is empty"},
+		{"announce on", `{"portal": {"announce": true}}`, ""},
+		{"announce on an interface", `{"portal": {"announce": true, "announce_interface": "eth0"}}`, ""},
+		{"interface without announce", `{"portal": {"announce_interface": "eth0"}}`, "portal.announce is false"},
+		{"interface name too long", `{"portal": {"announce": true, "announce_interface": "abcdefghijklmnop"}}`, "not a valid interface name"},
+		{"interface name with slash", `{"portal": {"announce": true, "announce_interface": "eth/0"}}`, "not a valid interface name"},
+		{"interface name with space", `{"portal": {"announce": true, "announce_interface": "eth 0"}}`, "not a valid interface name"},
+		{"interface name dot dot", `{"portal": {"announce": true, "announce_interface": ".."}}`, "not a valid interface name"},
+		{"announce not a bool", `{"portal": {"announce": "yes"}}`, "decode config"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Default()
@@ -41,6 +49,9 @@ func TestDecodeStrict(t *testing.T) {
 	_ = Decode(strings.NewReader(`{"portal": {"fqdn": "portal.example.com"}}`), &c)
 	if c.Portal.FQDN != "portal.example.com" || c.Portal.HTTPSAddr != "127.0.0.1:8443" {
 		t.Fatalf("override lost defaults: %+v", c.Portal)
+	}
+	if c.Portal.Announce || Default().Portal.Announce {
+		t.Fatal("portal.announce is on by default: multicast must be asked for")
 	}
 }
 

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -50,6 +52,51 @@ func TestParseFlags(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.check(t, cfg.Role, cfg.DataDir, cfg.Portal.FQDN)
+		})
+	}
+}
+
+func TestParseAnnounceFlags(t *testing.T) {
+	dir := t.TempDir()
+	on := filepath.Join(dir, "on.json")
+	if err := os.WriteFile(on, []byte(`{"portal": {"announce": true, "announce_interface": "eth1"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bare := filepath.Join(dir, "bare.json")
+	if err := os.WriteFile(bare, []byte(`{"portal": {"announce": true}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		args      []string
+		wantOn    bool
+		wantIface string
+		wantErr   string
+	}{
+		{name: "off by default", wantOn: false},
+		{name: "flag turns it on", args: []string{"--announce"}, wantOn: true},
+		{name: "flag with interface", args: []string{"--announce", "--announce-interface", "veth0"}, wantOn: true, wantIface: "veth0"},
+		{name: "config file turns it on", args: []string{"--config", on}, wantOn: true, wantIface: "eth1"},
+		{name: "flag overrides the file's interface", args: []string{"--config", on, "--announce-interface", "eth2"}, wantOn: true, wantIface: "eth2"},
+		{name: "--announce=false overrides the file", args: []string{"--config", bare, "--announce=false"}, wantOn: false},
+		{name: "--announce=false with the file's interface", args: []string{"--config", on, "--announce=false"}, wantErr: "portal.announce is false"},
+		{name: "interface without announce", args: []string{"--announce-interface", "eth0"}, wantErr: "portal.announce is false"},
+		{name: "bad interface name", args: []string{"--announce", "--announce-interface", "eth/0"}, wantErr: "not a valid interface name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := parseFlags(tc.args, func(string) string { return "" })
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Portal.Announce != tc.wantOn || cfg.Portal.AnnounceInterface != tc.wantIface {
+				t.Fatalf("announce %v interface %q, want %v %q", cfg.Portal.Announce, cfg.Portal.AnnounceInterface, tc.wantOn, tc.wantIface)
+			}
 		})
 	}
 }

@@ -47,6 +47,8 @@ func parseFlags(args []string, getenv func(string) string) (config.Config, error
 	fs.StringVar(&o.Manager.Addr, "manager-addr", "", "manager HTTPS listen address")
 	fs.StringVar(&o.Router.Addr, "router-addr", "", "router HTTPS listen address")
 	fs.StringVar(&o.Proxy.Addr, "proxy-addr", "", "proxy HTTPS listen address")
+	announce := fs.Bool("announce", false, "announce the portal by DNS-SD (mDNS _stoa-portal._tcp) so rooms on the LAN find it")
+	fs.StringVar(&o.Portal.AnnounceInterface, "announce-interface", "", "network interface to announce on (default: the HTTPS listener's)")
 	var compFQDN, portalURL, joinToken, portalCA string
 	fs.StringVar(&compFQDN, "component-fqdn", "", "FQDN of this manager/router/proxy (its certificate names it)")
 	fs.StringVar(&portalURL, "portal-url", "", "portal URL a manager/router/proxy joins")
@@ -87,6 +89,14 @@ func parseFlags(args []string, getenv func(string) string) (config.Config, error
 	set(&cfg.Manager.Addr, o.Manager.Addr)
 	set(&cfg.Router.Addr, o.Router.Addr)
 	set(&cfg.Proxy.Addr, o.Proxy.Addr)
+	set(&cfg.Portal.AnnounceInterface, o.Portal.AnnounceInterface)
+	// A bool flag overrides the file only when given, so --announce=false can switch off a
+	// configured announcement and no flag leaves the file's choice alone.
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "announce" {
+			cfg.Portal.Announce = *announce
+		}
+	})
 	for _, c := range []*config.Component{&cfg.Manager, &cfg.Router, &cfg.Proxy} {
 		set(&c.FQDN, compFQDN)
 		set(&c.PortalURL, portalURL)
