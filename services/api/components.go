@@ -45,6 +45,10 @@ type Heartbeat struct {
 type HeartbeatResponse struct {
 	FQDN    string `json:"fqdn"`
 	CertPEM string `json:"cert_pem,omitempty"` // a new certificate, when one was issued
+	// TokenKey is the portal's Ed25519 public key (32 bytes) that signs meeting join tokens.
+	TokenKey []byte `json:"token_key,omitempty"`
+	// ManagerURL is https://host:port of the online manager component, "" when none is online.
+	ManagerURL string `json:"manager_url,omitempty"`
 }
 
 // Component is one row of GET /api/v1/components.
