@@ -87,9 +87,11 @@ func navLinks(t *testing.T, doc *html.Node) (links []navLink, current []string) 
 }
 
 // TestNavigationSameOnEveryPage: every signed-in page carries the same main navigation (same
-// links, order and roles, Rooms included for admins) and marks exactly itself as current.
+// links, order and roles, Rooms included for admins, Meetings for everyone) and marks exactly
+// itself (or, for one meeting, the Meetings page) as current.
 func TestNavigationSameOnEveryPage(t *testing.T) {
 	want := []navLink{
+		{"meetings.html", "superadmin admin user", "Meetings"},
 		{"security.html", "superadmin", "Security"},
 		{"components.html", "superadmin", "Components"},
 		{"rooms.html", "superadmin admin", "Rooms"},
@@ -105,8 +107,13 @@ func TestNavigationSameOnEveryPage(t *testing.T) {
 			if !slices.Equal(links, want) {
 				t.Errorf("navigation %v, want %v", links, want)
 			}
-			if !slices.Equal(current, []string{name}) {
-				t.Errorf("aria-current on %v, want only %s", current, name)
+			// A page inside a section marks the section's page: one meeting belongs to Meetings.
+			section := name
+			if name == "meeting.html" {
+				section = "meetings.html"
+			}
+			if !slices.Equal(current, []string{section}) {
+				t.Errorf("aria-current on %v, want only %s", current, section)
 			}
 		})
 	}

@@ -6,7 +6,9 @@ import { byId, clearError, showError, withBusy } from "./dom.js";
 function landing(role) {
   const next = new URLSearchParams(window.location.search).get("next") || "";
   if (/^[a-z-]+\.html$/.test(next) && next !== "index.html") return next;
-  return role === "superadmin" ? "security.html" : "users.html";
+  if (role === "superadmin") return "security.html";
+  if (role === "admin") return "users.html";
+  return "meetings.html"; // the only section a plain user can open
 }
 
 const form = byId("login-form");

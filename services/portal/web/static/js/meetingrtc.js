@@ -1,0 +1,430 @@
+// meetingrtc.js: one person's call in a meeting. It joins through the portal (POST
+// /api/v1/meetings/{id}/join), speaks the router's signaling protocol (services/api
+// conference.go) over the WebSocket the portal proxies, and runs one RTCPeerConnection: this
+// side offers its camera (three simulcast layers) and microphone once, then answers every
+// renegotiation offer the router makes as people come and go. When the signaling drops it
+// rejoins through the portal with backoff, so a moved meeting or a restarted router heals.
+import { post } from "./api.js";
+import {
+  backoffDelay, classifyQuality, joinErrorIsFatal, joinErrorMessage, lossPercent, signalURL, simulcastEncodings,
+} from "./meetingview.js";
+
+// A participant that never gets "joined" back (router gone silent) is treated as dropped.
+const JOIN_TIMEOUT_MS = 10000;
+
+// Call events go to ui, an object with these optional methods:
+//   state(name, detail)   "joining", "connected", "reconnecting", "failed", "left"
+//   upsert(participant)   a remote participant appeared or changed (name, tracks, muted)
+//   remove(id)            a remote participant left
+//   media(id, stream)     the MediaStream carrying that participant's tracks
+//   speaker(id)           the router's active speaker
+//   error(message)        something to show; the call goes on (or rejoins) by itself
+export class Call {
+  constructor({ meetingID, name, pin, stream, relay, ui }) {
+    this.meetingID = meetingID;
+    this.name = name;
+    this.pin = pin;
+    this.stream = stream; // local camera+microphone, or null to only watch and listen
+    this.relay = relay; // TURN only (iceTransportPolicy "relay")
+    this.ui = ui;
+    this.selfID = "";
+    this.people = new Map(); // participant ID -> { id, name, kind, tracks: Map(trackID -> {kind, muted}) }
+    this.receivers = new Map(); // RTCRtpReceiver -> participant ID
+    this.muted = { audio: false, video: false };
+    this.ws = null;
+    this.pc = null;
+    this.ops = Promise.resolve();
+    this.generation = 0; // bumps on every (re)connect; events of older connections are ignored
+    this.attempt = 0;
+    this.timer = 0;
+    this.closed = false;
+    this.lastCounters = null;
+  }
+
+  emit(method, ...args) {
+    const fn = this.ui && this.ui[method];
+    if (typeof fn === "function") fn.apply(this.ui, args);
+  }
+
+  // start joins for the first time. It resolves once the router says "joined" and rejects
+  // with the portal's or router's error otherwise, so the lobby can show it.
+  async start() {
+    this.emit("state", "joining");
+    await this.connect();
+  }
+
+  async connect() {
+    const gen = ++this.generation;
+    const resp = await post(`/api/v1/meetings/${encodeURIComponent(this.meetingID)}/join`, { pin: this.pin, name: this.name });
+    if (gen !== this.generation || this.closed) return;
+    this.iceServers = (resp.ice_servers || []).map((s) => {
+      const server = { urls: s.urls };
+      if (s.username) server.username = s.username;
+      if (s.credential) server.credential = s.credential;
+      return server;
+    });
+    this.selfID = resp.participant_id;
+    await new Promise((resolve, reject) => {
+      const ws = new WebSocket(signalURL(resp.signal_url, window.location.href));
+      this.ws = ws;
+      let joined = false;
+      const timeout = window.setTimeout(() => {
+        if (!joined && gen === this.generation) {
+          reject(new Error("The media server did not answer the join in time."));
+          this.teardown();
+        }
+      }, JOIN_TIMEOUT_MS);
+      ws.addEventListener("open", () => this.send(ws, "join", { token: resp.token }));
+      ws.addEventListener("message", (ev) => {
+        if (gen !== this.generation) return;
+        let msg;
+        try {
+          msg = JSON.parse(ev.data);
+        } catch {
+          console.warn("meeting: signaling message is not JSON");
+          return;
+        }
+        if (msg.type === "joined" && !joined) {
+          joined = true;
+          window.clearTimeout(timeout);
+          this.onJoined(gen, msg.data || {});
+          resolve();
+          return;
+        }
+        if (msg.type === "error" && !joined) {
+          const d = msg.data || {};
+          const err = new Error(d.error || d.code || "The media server refused the join.");
+          err.code = d.code || "";
+          window.clearTimeout(timeout);
+          reject(err);
+          return;
+        }
+        this.onMessage(gen, msg);
+      });
+      ws.addEventListener("close", (ev) => {
+        if (gen !== this.generation) return;
+        window.clearTimeout(timeout);
+        const why = `signaling closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ""})`;
+        if (!joined) {
+          this.teardown();
+          reject(new Error(`Could not reach the media server: ${why}.`));
+          return;
+        }
+        this.dropped(why);
+      });
+    });
+  }
+
+  send(ws, type, data) {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type, data }));
+  }
+
+  // enqueue runs SDP and candidate work one step at a time, in message order: the peer
+  // connection must see the router's offer before the candidates that follow it.
+  enqueue(gen, fn) {
+    this.ops = this.ops.then(async () => {
+      if (gen !== this.generation || !this.pc) return;
+      try {
+        await fn(this.pc);
+      } catch (err) {
+        if (gen !== this.generation) return;
+        console.warn("meeting: negotiation failed:", err.message);
+        this.dropped(`negotiation failed: ${err.message}`);
+      }
+    });
+  }
+
+  onJoined(gen, data) {
+    this.attempt = 0;
+    this.selfID = data.participant_id || this.selfID;
+    const present = new Set();
+    for (const p of data.participants || []) {
+      if (p.id === this.selfID) continue;
+      present.add(p.id);
+      this.upsert(p);
+    }
+    for (const id of [...this.people.keys()]) {
+      if (!present.has(id)) this.removePerson(id);
+    }
+    this.startPeer(gen);
+    this.emit("state", "connected");
+  }
+
+  onMessage(gen, msg) {
+    const d = msg.data || {};
+    switch (msg.type) {
+      case "offer":
+        this.enqueue(gen, async (pc) => {
+          await pc.setRemoteDescription({ type: "offer", sdp: d.sdp });
+          await pc.setLocalDescription(await pc.createAnswer());
+          this.send(this.ws, "answer", { sdp: pc.localDescription.sdp, type: "answer" });
+        });
+        break;
+      case "answer":
+        this.enqueue(gen, (pc) => pc.setRemoteDescription({ type: "answer", sdp: d.sdp }));
+        break;
+      case "candidate":
+        if (!d.candidate) break; // end of candidates: nothing to add
+        this.enqueue(gen, (pc) => pc.addIceCandidate({
+          candidate: d.candidate, sdpMid: d.sdpMid ?? null, sdpMLineIndex: d.sdpMLineIndex ?? null,
+        }).catch((err) => console.warn("meeting: candidate refused:", err.message)));
+        break;
+      case "participant_joined":
+        if (d.id && d.id !== this.selfID) this.upsert(d);
+        break;
+      case "participant_left":
+        if (d.id) this.removePerson(d.id);
+        break;
+      case "track":
+        this.onTrackEvent(d);
+        break;
+      case "active_speaker":
+        this.emit("speaker", d.participant_id || "");
+        break;
+      case "reconnect":
+        this.dropped(`the media server asked to reconnect${d.reason ? ` (${d.reason})` : ""}`, true);
+        break;
+      case "error":
+        this.emit("error", d.error || d.code || "The media server reported an error.");
+        break;
+      default:
+        console.warn("meeting: unknown signaling message", msg.type);
+    }
+  }
+
+  upsert(p) {
+    const cur = this.people.get(p.id) || { id: p.id, name: "", kind: "", tracks: new Map() };
+    cur.name = p.name || cur.name || "Guest";
+    cur.kind = p.kind || cur.kind;
+    if (Array.isArray(p.tracks)) {
+      cur.tracks = new Map(p.tracks.map((t) => [t.id, { kind: t.kind, muted: !!t.muted }]));
+    }
+    this.people.set(p.id, cur);
+    this.emit("upsert", cur);
+  }
+
+  removePerson(id) {
+    if (!this.people.delete(id)) return;
+    for (const [r, pid] of this.receivers) {
+      if (pid === id) this.receivers.delete(r);
+    }
+    this.emit("remove", id);
+  }
+
+  onTrackEvent(d) {
+    if (!d.participant || !d.track || d.participant === this.selfID) return;
+    const p = this.people.get(d.participant) || { id: d.participant, name: "Guest", kind: "", tracks: new Map() };
+    if (d.removed) p.tracks.delete(d.track.id);
+    else p.tracks.set(d.track.id, { kind: d.track.kind, muted: !!d.track.muted });
+    this.people.set(p.id, p);
+    this.emit("upsert", p);
+  }
+
+  startPeer(gen) {
+    const pc = new RTCPeerConnection({
+      iceServers: this.iceServers,
+      iceTransportPolicy: this.relay ? "relay" : "all",
+      bundlePolicy: "max-bundle",
+      rtcpMuxPolicy: "require",
+    });
+    this.pc = pc;
+    this.lastCounters = null;
+    pc.addEventListener("icecandidate", (ev) => {
+      if (gen !== this.generation) return;
+      const c = ev.candidate;
+      // Only the fields the router's strict decoder knows; "" marks the end of candidates.
+      this.send(this.ws, "candidate", c
+        ? { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex }
+        : { candidate: "" });
+    });
+    pc.addEventListener("track", (ev) => {
+      if (gen !== this.generation) return;
+      this.onRemoteTrack(ev);
+    });
+    pc.addEventListener("connectionstatechange", () => {
+      if (gen !== this.generation) return;
+      if (pc.connectionState === "failed") this.dropped("the media connection failed");
+    });
+    if (this.stream) {
+      for (const t of this.stream.getAudioTracks()) {
+        pc.addTransceiver(t, { direction: "sendonly", streams: [this.stream] });
+      }
+      for (const t of this.stream.getVideoTracks()) {
+        pc.addTransceiver(t, { direction: "sendonly", streams: [this.stream], sendEncodings: simulcastEncodings() });
+      }
+    }
+    this.enqueue(gen, async () => {
+      await pc.setLocalDescription(await pc.createOffer());
+      this.send(this.ws, "offer", { sdp: pc.localDescription.sdp, type: "offer" });
+      // A rejoin keeps what was muted before the drop.
+      for (const kind of ["audio", "video"]) {
+        if (this.muted[kind]) this.signalMute(kind);
+      }
+    });
+  }
+
+  // onRemoteTrack files a forwarded track under its publisher: the router sets the stream ID
+  // to the publisher's participant ID (services/api SigTrack).
+  onRemoteTrack(ev) {
+    const stream = ev.streams[0];
+    let pid = stream ? stream.id : "";
+    if (!pid) {
+      for (const [id, p] of this.people) {
+        if (p.tracks.has(ev.track.id)) pid = id;
+      }
+    }
+    if (!pid) {
+      console.warn("meeting: a track arrived for nobody known", ev.track.id);
+      return;
+    }
+    this.receivers.set(ev.receiver, pid);
+    if (!this.people.has(pid)) this.upsert({ id: pid });
+    this.emit("media", pid, stream || new MediaStream([ev.track]));
+  }
+
+  localTracks(kind) {
+    if (!this.stream) return [];
+    return kind === "audio" ? this.stream.getAudioTracks() : this.stream.getVideoTracks();
+  }
+
+  signalMute(kind) {
+    for (const t of this.localTracks(kind)) {
+      this.send(this.ws, "mute", { track_id: t.id, muted: this.muted[kind] });
+    }
+  }
+
+  // setMuted switches the microphone ("audio") or camera ("video") off or on: the track stops
+  // sending media (silence, black) and the router tells the others.
+  setMuted(kind, muted) {
+    this.muted[kind] = muted;
+    for (const t of this.localTracks(kind)) t.enabled = !muted;
+    this.signalMute(kind);
+  }
+
+  // dropped tears the connection down and rejoins through the portal after a backoff.
+  dropped(reason, immediate = false) {
+    if (this.closed) return;
+    this.teardown();
+    this.emit("state", "reconnecting", reason);
+    this.scheduleRejoin(immediate ? 0 : backoffDelay(this.attempt, Math.random()));
+  }
+
+  scheduleRejoin(delay) {
+    window.clearTimeout(this.timer);
+    this.timer = window.setTimeout(() => this.rejoin(), delay);
+  }
+
+  async rejoin() {
+    if (this.closed) return;
+    this.attempt++;
+    try {
+      await this.connect();
+    } catch (err) {
+      if (this.closed) return;
+      this.teardown();
+      if (joinErrorIsFatal(err)) {
+        this.closed = true;
+        this.emit("state", "failed", joinErrorMessage(err));
+        return;
+      }
+      this.emit("state", "reconnecting", joinErrorMessage(err));
+      this.scheduleRejoin(backoffDelay(this.attempt, Math.random()));
+    }
+  }
+
+  // teardown closes the current WebSocket and peer connection; their late events are ignored.
+  teardown() {
+    this.generation++;
+    const { ws, pc } = this;
+    this.ws = null;
+    this.pc = null;
+    this.receivers.clear();
+    if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000, "rejoining");
+    if (pc) pc.close();
+  }
+
+  // leave ends the call for good: the router hears "leave" and frees the seat at once.
+  leave() {
+    if (this.closed) return;
+    this.closed = true;
+    window.clearTimeout(this.timer);
+    this.send(this.ws, "leave", {});
+    this.teardown();
+    for (const id of [...this.people.keys()]) this.removePerson(id);
+    this.emit("state", "left");
+  }
+
+  participantList() {
+    return [...this.people.values()].map((p) => {
+      const tracks = [...p.tracks.values()];
+      const audio = tracks.filter((t) => t.kind === "audio");
+      const video = tracks.filter((t) => t.kind === "video");
+      return {
+        id: p.id,
+        name: p.name,
+        kind: p.kind,
+        micMuted: audio.length === 0 || audio.every((t) => t.muted),
+        cameraMuted: video.length === 0 || video.every((t) => t.muted),
+      };
+    });
+  }
+
+  // participantStats reports per remote participant what this browser really received and
+  // decoded (inbound-rtp of the receivers carrying that participant's tracks).
+  async participantStats() {
+    const out = {};
+    for (const [receiver, pid] of [...this.receivers]) {
+      const s = out[pid] || (out[pid] = {
+        framesDecoded: 0, framesPerSecond: 0, frameWidth: 0, videoPacketsReceived: 0,
+        audioSamplesReceived: 0, audioPacketsReceived: 0,
+      });
+      const report = await receiver.getStats();
+      report.forEach((r) => {
+        if (r.type !== "inbound-rtp") return;
+        if (r.kind === "video") {
+          s.framesDecoded += r.framesDecoded || 0;
+          s.framesPerSecond += r.framesPerSecond || 0;
+          s.frameWidth = Math.max(s.frameWidth, r.frameWidth || 0);
+          s.videoPacketsReceived += r.packetsReceived || 0;
+        } else if (r.kind === "audio") {
+          s.audioSamplesReceived += r.totalSamplesReceived || 0;
+          s.audioPacketsReceived += r.packetsReceived || 0;
+        }
+      });
+    }
+    return out;
+  }
+
+  // quality samples the connection: RTT of the selected candidate pair, and the loss seen in
+  // both directions since the last sample (inbound-rtp counters here, the router's receiver
+  // reports for what this side sends).
+  async quality() {
+    const pc = this.pc;
+    if (!pc) return { level: "unknown", rttMs: null, lossPct: null };
+    const report = await pc.getStats();
+    let pairID = "";
+    let fallbackPair = null;
+    let received = 0;
+    let lost = 0;
+    let remoteLoss = null;
+    report.forEach((r) => {
+      if (r.type === "transport" && r.selectedCandidatePairId) pairID = r.selectedCandidatePairId;
+      if (r.type === "candidate-pair" && r.nominated && r.state === "succeeded") fallbackPair = r;
+      if (r.type === "inbound-rtp") {
+        received += r.packetsReceived || 0;
+        lost += r.packetsLost || 0;
+      }
+      if (r.type === "remote-inbound-rtp" && typeof r.fractionLost === "number") {
+        remoteLoss = Math.max(remoteLoss ?? 0, r.fractionLost * 100);
+      }
+    });
+    const pair = (pairID && report.get(pairID)) || fallbackPair;
+    const rttMs = pair && typeof pair.currentRoundTripTime === "number" ? pair.currentRoundTripTime * 1000 : null;
+    const cur = { received, lost };
+    const inLoss = lossPercent(this.lastCounters, cur);
+    this.lastCounters = cur;
+    const losses = [inLoss, remoteLoss].filter((v) => typeof v === "number");
+    const lossPct = losses.length ? Math.max(...losses) : null;
+    return { level: classifyQuality(rttMs, lossPct), rttMs, lossPct };
+  }
+}
