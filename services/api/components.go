@@ -33,6 +33,11 @@ type JoinResponse struct {
 	InternalURL string `json:"internal_url"` // the portal's mTLS endpoint (https://host:port)
 }
 
+// PortalIdentityURI is the URI SAN of the portal's internal certificate: components accept
+// calls from the portal (for example the manager's admit) by it, as they accept each other by
+// their urn:stoa:component:<id> SAN.
+const PortalIdentityURI = "urn:stoa:portal"
+
 // Heartbeat is POST /api/v1/components/heartbeat on the portal's mTLS endpoint. When the
 // portal reissued the component's certificate (FQDN change, renewal) the response carries it.
 type Heartbeat struct {

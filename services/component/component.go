@@ -37,6 +37,10 @@ type Config struct {
 	Version           string
 	HeartbeatInterval time.Duration
 	Now               func() time.Time
+	// Ready, when set, is called once with the component's Runtime after its identity is
+	// loaded and before it serves, so the role can reach its ID, peers and mTLS clients.
+	// It must not block.
+	Ready func(rt *Runtime)
 }
 
 // runtime is one running component.
@@ -46,9 +50,10 @@ type runtime struct {
 	served *certs.Holder // what the HTTPS listener serves
 	addr   string        // advertised host:port
 
-	mu    sync.Mutex // guards st and last
+	mu    sync.Mutex // guards st, last and peers
 	st    *state
 	last  beatResult
+	peers peers
 	pwSum *[32]byte // SHA-256 of the last console password that verified (see console.go)
 }
 
@@ -104,6 +109,9 @@ func Run(ctx context.Context, cfg Config, ln net.Listener, routes func(mux *http
 		return fmt.Errorf("component: %w", err)
 	}
 	rt.install(st)
+	if cfg.Ready != nil {
+		cfg.Ready(&Runtime{rt: rt})
+	}
 
 	mux := http.NewServeMux()
 	httpserver.Ops(mux, reg, nil)
@@ -151,10 +159,10 @@ func (rt *runtime) portalClient() *http.Client {
 
 // RequireComponentClient guards component-to-component API routes: the request must carry a
 // client certificate that verified against the internal CA in the handshake and names a
-// component. Anything else (browsers, room devices) gets 403.
+// component or the portal. Anything else (browsers, room devices) gets 403.
 func RequireComponentClient(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || !isComponent(r.TLS.VerifiedChains[0][0]) {
+		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || !(isComponent(r.TLS.VerifiedChains[0][0]) || IsPortal(r)) {
 			http.Error(w, "forbidden: a component certificate from the portal's internal CA is required", http.StatusForbidden)
 			return
 		}

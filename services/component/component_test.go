@@ -38,7 +38,10 @@ type portal struct {
 	roots *x509.CertPool
 }
 
-func newPortal(t *testing.T) *portal {
+func newPortal(t *testing.T) *portal { t.Helper(); return newPortalWith(t, nil) }
+
+// newPortalWith is newPortal with a hook that completes the Service before it serves.
+func newPortalWith(t *testing.T, setup func(*components.Service)) *portal {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dir := t.TempDir()
@@ -51,6 +54,9 @@ func newPortal(t *testing.T) *portal {
 		t.Fatal(err)
 	}
 	svc := &components.Service{Store: st, CA: icA, Log: slog.New(slog.DiscardHandler), HeartbeatInterval: time.Second}
+	if setup != nil {
+		setup(svc)
+	}
 	pub := listen(t)
 	in := listen(t)
 	svc.InternalURL = "https://" + net.JoinHostPort("localhost", port(in))
@@ -120,6 +126,9 @@ func start(t *testing.T, cfg Config) *running {
 	routes := func(mux *http.ServeMux) {
 		mux.Handle("GET /api/v1/peer", RequireComponentClient(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, "hello component")
+		})))
+		mux.Handle("GET /api/v1/portal-only", RequirePortalClient(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "hello portal")
 		})))
 	}
 	go func() { r.done <- Run(ctx, cfg, ln, routes, httpserver.NewRegistry(), slog.New(slog.DiscardHandler)) }()

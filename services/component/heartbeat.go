@@ -130,6 +130,7 @@ func (rt *runtime) beat(ctx context.Context, client *http.Client) error {
 	if err := json.Unmarshal(rb, &resp); err != nil {
 		return fmt.Errorf("heartbeat: answer: %w", err)
 	}
+	rt.setPeers(resp)
 	return rt.apply(resp)
 }
 

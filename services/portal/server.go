@@ -4,6 +4,7 @@ package portal
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -27,6 +28,7 @@ import (
 	"github.com/stoa-rooms/stoa/services/portal/rooms"
 	"github.com/stoa-rooms/stoa/services/portal/store"
 	"github.com/stoa-rooms/stoa/services/portal/web"
+	"github.com/stoa-rooms/stoa/services/token"
 )
 
 // Options configure a portal Server.
@@ -55,6 +57,7 @@ type Server struct {
 	certs      *certState
 	acme       *acmeRunner
 	comps      *components.Service
+	tokenKey   ed25519.PrivateKey // signs meeting join tokens
 	rooms      *rooms.Service
 	internal   *certs.Holder
 	reg        *prometheus.Registry
@@ -135,8 +138,16 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("load internal CA: %w", err)
 	}
+	// The meeting-token key signs join tokens; components learn its public half from
+	// heartbeat answers.
+	s.tokenKey, err = token.LoadOrCreateKey(filepath.Join(o.DataDir, "token-key.pem"))
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	s.comps = &components.Service{
-		Store: st, CA: internalCA, Now: o.Now, Log: o.Log.With("component", "components"),
+		TokenKey: s.tokenKey.Public().(ed25519.PublicKey),
+		Store:    st, CA: internalCA, Now: o.Now, Log: o.Log.With("component", "components"),
 		HeartbeatInterval: 10 * time.Second, Audit: s.auth.Audit,
 		Actor: func(r *http.Request) string {
 			if u, ok := auth.UserFrom(r.Context()); ok {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -41,7 +42,13 @@ func (s *Service) PortalInternalCert(fqdn string) (tls.Certificate, error) {
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("portal internal certificate: %w", err)
 	}
-	cert, err := s.CA.IssueServerKey(key.Public(), strings.ToLower(fqdn), nil, PortalCertValidity)
+	portalURI, err := url.Parse(api.PortalIdentityURI)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("portal internal certificate: %w", err)
+	}
+	// The URI SAN lets components tell the portal's calls (admit, WebSocket proxy) from other
+	// holders of internal certificates.
+	cert, err := s.CA.IssueServerKey(key.Public(), strings.ToLower(fqdn), nil, PortalCertValidity, portalURI)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("portal internal certificate: %w", err)
 	}
@@ -160,7 +167,10 @@ func (s *Service) heartbeat(ctx context.Context, leaf *x509.Certificate, hb api.
 	if err := s.Store.Heartbeat(ctx, id, hb.Address, hb.Version, now); err != nil {
 		return api.HeartbeatResponse{}, fmt.Errorf("heartbeat: %w", err)
 	}
-	resp := api.HeartbeatResponse{FQDN: c.FQDN}
+	resp := api.HeartbeatResponse{FQDN: c.FQDN, TokenKey: []byte(s.TokenKey)}
+	if resp.ManagerURL, err = s.OnlineURL(ctx, "manager"); err != nil {
+		return api.HeartbeatResponse{}, fmt.Errorf("heartbeat: %w", err)
+	}
 	switch {
 	case next != nil && next.VerifyHostname(c.FQDN) == nil:
 		resp.CertPEM = string(nextPEM) // reissued and not yet picked up (or the answer was lost)

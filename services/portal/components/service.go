@@ -5,6 +5,7 @@ package components
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/hex"
@@ -57,6 +58,9 @@ type Service struct {
 	// UploadRoots are extra trust anchors for uploaded component certificates (nil: system
 	// roots and self-signed roots included in the upload), as for the portal's own upload.
 	UploadRoots *x509.CertPool
+	// TokenKey is the portal's meeting-token public key, handed to components in heartbeat
+	// answers so routers can verify join tokens (nil: none sent).
+	TokenKey ed25519.PublicKey
 
 	// mu serialises read-modify-write of component rows (heartbeat promotion, FQDN change).
 	mu sync.Mutex
