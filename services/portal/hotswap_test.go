@@ -29,7 +29,7 @@ func TestActivateUnderLoad(t *testing.T) {
 		failures, handshakes, sawOld, sawNew atomic.Int64
 		activatedAt                          atomic.Pointer[time.Time]
 		staleAfter                           atomic.Int64 // old serial seen by a handshake begun after activation
-		firstErr                             atomic.Value
+		firstErr                             atomic.Pointer[string]
 		wg                                   sync.WaitGroup
 	)
 	stop := make(chan struct{})
@@ -49,7 +49,8 @@ func TestActivateUnderLoad(t *testing.T) {
 				conn, err := tls.Dial("tcp", p.https, &tls.Config{InsecureSkipVerify: true, ServerName: "localhost"}) //nolint:gosec // the serial is what is checked
 				if err != nil {
 					failures.Add(1)
-					firstErr.CompareAndSwap(nil, err)
+					msg := err.Error()
+					firstErr.CompareAndSwap(nil, &msg)
 					continue
 				}
 				serial := conn.ConnectionState().PeerCertificates[0].SerialNumber.Text(16)
@@ -80,7 +81,7 @@ func TestActivateUnderLoad(t *testing.T) {
 	close(stop)
 
 	if f := failures.Load(); f != 0 {
-		t.Fatalf("%d of %d handshakes failed during activation; first: %v", f, handshakes.Load()+f, firstErr.Load())
+		t.Fatalf("%d of %d handshakes failed during activation; first: %s", f, handshakes.Load()+f, *firstErr.Load())
 	}
 	if sawNew.Load() < clients {
 		t.Fatalf("only %d handshakes saw the new serial, want every one of %d clients to see it", sawNew.Load(), clients)
