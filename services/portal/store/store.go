@@ -125,6 +125,17 @@ type RoomStatus struct {
 	PresentedSerial    string // the serial of the certificate the room connected with
 }
 
+// Meeting is a meeting people and rooms join. ID is ten digits; PINHash is an argon2id PHC
+// string, "" when the meeting has no PIN. OwnerName is filled when reading.
+type Meeting struct {
+	ID        string
+	Name      string
+	PINHash   string
+	OwnerID   int64
+	OwnerName string
+	CreatedAt time.Time
+}
+
 // Store is everything the portal keeps. Implementations must be safe for concurrent use.
 type Store interface {
 	CreateUser(ctx context.Context, u User) (User, error)
@@ -181,6 +192,20 @@ type Store interface {
 	// DeleteRoom revokes the room's certificate serials and deletes it in one transaction.
 	DeleteRoom(ctx context.Context, id string, at time.Time) error
 	SerialRevoked(ctx context.Context, serial string) (bool, error)
+
+	// Meetings. CreateMeeting returns ErrConflict when the ID is taken.
+	CreateMeeting(ctx context.Context, m Meeting) error
+	MeetingByID(ctx context.Context, id string) (Meeting, error)
+	// ListMeetings returns the meetings of ownerID, or every meeting when ownerID is 0.
+	ListMeetings(ctx context.Context, ownerID int64) ([]Meeting, error)
+	// UpdateMeeting sets name and PIN hash; ErrNotFound for an unknown meeting.
+	UpdateMeeting(ctx context.Context, id, name, pinHash string) error
+	// DeleteMeeting deletes the meeting and clears it as any room's default.
+	DeleteMeeting(ctx context.Context, id string) error
+	// SetRoomMeeting sets (or, with "", clears) a room's default meeting.
+	SetRoomMeeting(ctx context.Context, roomID, meetingID string) error
+	// RoomMeeting returns a room's default meeting ID, "" when none.
+	RoomMeeting(ctx context.Context, roomID string) (string, error)
 
 	Close() error
 }
