@@ -13,14 +13,16 @@ import (
 	"github.com/stoa-rooms/stoa/services/component"
 )
 
-// Routes adds the manager's API to mux. Every route needs a component certificate from the
-// portal's internal CA (mutual TLS).
+// Routes adds the manager's API to mux. Every route needs a certificate from the portal's
+// internal CA (mutual TLS); seats are taken and freed only by the portal, which checked the
+// user, the meeting and its PIN.
 func (s *Service) Routes(mux *http.ServeMux) {
 	guard := func(h http.HandlerFunc) http.Handler { return component.RequireComponentClient(h) }
+	portal := func(h http.HandlerFunc) http.Handler { return guard(component.RequirePortalClient(h).ServeHTTP) }
 	mux.Handle("POST /api/v1/manager/routers/heartbeat", guard(s.handleRouterHeartbeat))
 	mux.Handle("POST /api/v1/manager/proxies/heartbeat", guard(s.handleProxyHeartbeat))
-	mux.Handle("POST /api/v1/manager/admit", guard(s.handleAdmit))
-	mux.Handle("POST /api/v1/manager/leave", guard(s.handleLeave))
+	mux.Handle("POST /api/v1/manager/admit", portal(s.handleAdmit))
+	mux.Handle("POST /api/v1/manager/leave", portal(s.handleLeave))
 	mux.Handle("GET /api/v1/manager/presence", guard(s.handlePresence))
 }
 
@@ -121,7 +123,7 @@ func reason(err error) string {
 
 // callerIs reports whether the verified client certificate names component id.
 func callerIs(r *http.Request, id string) bool {
-	got, ok := ca.ComponentID(r.TLS.VerifiedChains[0][0])
+	got, ok := ca.ComponentID(r.TLS.VerifiedChains[0][0]) // RequireComponentClient checked the chain
 	return ok && got == id
 }
 

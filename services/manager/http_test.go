@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"github.com/stoa-rooms/stoa/services/api"
 	"github.com/stoa-rooms/stoa/services/certs"
 	"github.com/stoa-rooms/stoa/services/httpserver"
+	"github.com/stoa-rooms/stoa/services/proxy"
 )
 
 // testPKI is an internal CA as the portal keeps it, issuing component certificates.
@@ -41,6 +43,19 @@ func (p *testPKI) component(t *testing.T, id string) tls.Certificate {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	mustNoErr(t, err)
 	cert, err := p.ca.IssueServerKey(key.Public(), "localhost", []net.IP{net.IPv4(127, 0, 0, 1)}, time.Hour, ca.ComponentURI(id))
+	mustNoErr(t, err)
+	return tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
+}
+
+// portal issues the portal's internal certificate (URI SAN urn:stoa:portal), as
+// components.Service.PortalInternalCert does.
+func (p *testPKI) portal(t *testing.T) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	mustNoErr(t, err)
+	u, err := url.Parse(api.PortalIdentityURI)
+	mustNoErr(t, err)
+	cert, err := p.ca.IssueServerKey(key.Public(), "localhost", nil, time.Hour, u)
 	mustNoErr(t, err)
 	return tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
 }
@@ -123,8 +138,8 @@ func TestHTTPFlowOverMTLS(t *testing.T) {
 	log, _ := newLog()
 	s := New(Options{Licence: Licence{Licensee: "t", Seats: 2, NotAfter: c.Now().Add(time.Hour)}, Secret: testSecret, Now: c.Now, Log: log})
 	base := serve(t, s, pki)
-	routerCert, proxyCert, portalCert := pki.component(t, rid(1)), pki.component(t, rid(7)), pki.component(t, rid(5))
-	router, proxy, portal := client(pki, &routerCert), client(pki, &proxyCert), client(pki, &portalCert)
+	routerCert, proxyCert, portalCert := pki.component(t, rid(1)), pki.component(t, rid(7)), pki.portal(t)
+	router, proxyc, portal := client(pki, &routerCert), client(pki, &proxyCert), client(pki, &portalCert)
 
 	// No router yet: 503.
 	adm := api.AdmitRequest{Meeting: "1234567890", Participant: "p1", Name: "Ada", Kind: "user"}
@@ -137,11 +152,17 @@ func TestHTTPFlowOverMTLS(t *testing.T) {
 	}
 	var phr api.ProxyHeartbeatResponse
 	ph := api.ProxyHeartbeat{ProxyID: rid(7), URLs: []string{"turn:127.0.0.1:3478?transport=udp"}}
-	if code, _, err := call(t, proxy, "POST", base+"/api/v1/manager/proxies/heartbeat", ph, &phr); err != nil || code != 200 {
+	if code, _, err := call(t, proxyc, "POST", base+"/api/v1/manager/proxies/heartbeat", ph, &phr); err != nil || code != 200 {
 		t.Fatalf("proxy heartbeat: %d %v", code, err)
 	}
 	if !bytes.Equal(phr.Secret, testSecret) || len(phr.RouterAddrs) != 1 || phr.RouterAddrs[0] != "127.0.0.1" {
 		t.Fatalf("proxy heartbeat answer = %+v", phr)
+	}
+	// The proxy's own parser takes the answer as it is.
+	raw, err := json.Marshal(phr)
+	mustNoErr(t, err)
+	if secret, routers, err := proxy.ParseHeartbeatAnswer(raw); err != nil || !bytes.Equal(secret, testSecret) || len(routers) != 1 || routers[0].String() != "127.0.0.1" {
+		t.Fatalf("proxy.ParseHeartbeatAnswer = %q %v %v", secret, routers, err)
 	}
 	var ar api.AdmitResponse
 	if code, ae, err := call(t, portal, "POST", base+"/api/v1/manager/admit", adm, &ar); err != nil || code != 200 {
@@ -179,6 +200,7 @@ func TestHTTPRefusals(t *testing.T) {
 	s, _ := newService(t, 10)
 	base := serve(t, s, pki)
 	routerCert := pki.component(t, rid(1))
+	portalCert := pki.portal(t)
 	foreign := other.component(t, rid(1))
 	noID := func() tls.Certificate { // from the right CA but naming no component (e.g. a room)
 		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -203,9 +225,12 @@ func TestHTTPRefusals(t *testing.T) {
 		{"certificate naming no component", client(pki, &noID), "/api/v1/manager/admit", api.AdmitRequest{Meeting: "m", Participant: "p", Kind: "user"}, 403, "", false},
 		{"router id of another component", client(pki, &routerCert), "/api/v1/manager/routers/heartbeat", api.RouterHeartbeat{RouterID: rid(2), URL: "https://127.0.0.1:1"}, 403, "component.mismatch", false},
 		{"proxy id of another component", client(pki, &routerCert), "/api/v1/manager/proxies/heartbeat", api.ProxyHeartbeat{ProxyID: rid(2), URLs: []string{"turn:127.0.0.1:3478"}}, 403, "component.mismatch", false},
-		{"invalid admit", client(pki, &routerCert), "/api/v1/manager/admit", map[string]any{"meeting": "m", "participant": "p", "kind": "alien"}, 400, "request.invalid", false},
-		{"unknown field", client(pki, &routerCert), "/api/v1/manager/leave", map[string]any{"meeting": "m", "participant": "p", "x": 1}, 400, "request.invalid", false},
-		{"oversized body", client(pki, &routerCert), "/api/v1/manager/leave", map[string]any{"meeting": strings.Repeat("m", maxBody)}, 413, "request.too_large", false},
+		{"admit from a router", client(pki, &routerCert), "/api/v1/manager/admit", api.AdmitRequest{Meeting: "m", Participant: "p", Kind: "user"}, 403, "", false},
+		{"leave from a router", client(pki, &routerCert), "/api/v1/manager/leave", api.LeaveRequest{Meeting: "m", Participant: "p"}, 403, "", false},
+		{"router heartbeat from the portal", client(pki, &portalCert), "/api/v1/manager/routers/heartbeat", hb, 403, "component.mismatch", false},
+		{"invalid admit", client(pki, &portalCert), "/api/v1/manager/admit", map[string]any{"meeting": "m", "participant": "p", "kind": "alien"}, 400, "request.invalid", false},
+		{"unknown field", client(pki, &portalCert), "/api/v1/manager/leave", map[string]any{"meeting": "m", "participant": "p", "x": 1}, 400, "request.invalid", false},
+		{"oversized body", client(pki, &portalCert), "/api/v1/manager/leave", map[string]any{"meeting": strings.Repeat("m", maxBody)}, 413, "request.too_large", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -149,7 +149,8 @@ func routerIPs(rawURL, src string) []string {
 	var ips []string
 	add := func(h string) {
 		if a, err := netip.ParseAddr(h); err == nil {
-			if s := a.Unmap().String(); !slices.Contains(ips, s) {
+			// Zones mean nothing to another host; proxies refuse them.
+			if s := a.Unmap().WithZone("").String(); !slices.Contains(ips, s) {
 				ips = append(ips, s)
 			}
 		}

@@ -270,6 +270,7 @@ func TestRouterIPs(t *testing.T) {
 		{"https://router.example:8445", "10.0.0.5:5000", []string{"10.0.0.5"}},
 		{"https://[::1]:8445", "[::ffff:127.0.0.2]:5000", []string{"::1", "127.0.0.2"}},
 		{"https://localhost", "garbage", nil},
+		{"https://[fe80::1%25eth0]:8445", "[fe80::1%eth0]:5000", []string{"fe80::1"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.url, func(t *testing.T) {
