@@ -4,6 +4,8 @@ package config
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -70,6 +72,10 @@ type Component struct {
 	// PortalCA is a PEM file with the portal's root, for joining a portal whose certificate is
 	// not signed by a system root (e.g. self-signed on first start).
 	PortalCA string `json:"portal_ca"`
+	// LicenceKey (manager only) is the standard-base64 Ed25519 public key that verifies the
+	// licence file <data_dir>/manager/licence.json. Empty: no licence file is accepted and the
+	// default applies (10 concurrent seats, no options).
+	LicenceKey string `json:"licence_key,omitempty"`
 }
 
 // Duration is a time.Duration that decodes from a Go duration string ("15m").
@@ -192,6 +198,28 @@ func (c Config) Validate() error {
 		if c.Role == k.name && k.c.PortalURL == "" {
 			return fmt.Errorf("config: %s.portal_url is empty: a component must know its portal", k.name)
 		}
+		if err := validateLicenceKey(k.name, k.c.LicenceKey); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateLicenceKey checks manager.licence_key: empty, or base64 of a 32-byte Ed25519 public
+// key; the other components have no licence.
+func validateLicenceKey(kind, key string) error {
+	if key == "" {
+		return nil
+	}
+	if kind != "manager" {
+		return fmt.Errorf("config: %s.licence_key is set, but only the manager checks the licence", kind)
+	}
+	b, err := base64.StdEncoding.DecodeString(key)
+	if err != nil {
+		return fmt.Errorf("config: manager.licence_key is not base64: %w", err)
+	}
+	if len(b) != ed25519.PublicKeySize {
+		return fmt.Errorf("config: manager.licence_key is %d bytes, an Ed25519 public key has %d", len(b), ed25519.PublicKeySize)
 	}
 	return nil
 }
