@@ -11,6 +11,8 @@ import {
 
 // A participant that never gets "joined" back (router gone silent) is treated as dropped.
 const JOIN_TIMEOUT_MS = 10000;
+// How often the sender's counters are checked until the router has each published track.
+const PUBLISH_CHECK_MS = 1000;
 
 // Call events go to ui, an object with these optional methods:
 //   state(name, detail)   "joining", "connected", "reconnecting", "failed", "left"
@@ -39,6 +41,10 @@ export class Call {
     this.timer = 0;
     this.closed = false;
     this.lastCounters = null;
+    this.published = new Set(); // kinds the router has seen media of (it knows the track ID)
+    this.sending = new Set(); // kinds seen sending at the previous check
+    this.muteDirty = new Set(); // kinds whose mute state the router has not been told yet
+    this.pubTimer = 0;
   }
 
   emit(method, ...args) {
@@ -253,14 +259,52 @@ export class Call {
         pc.addTransceiver(t, { direction: "sendonly", streams: [this.stream], sendEncodings: simulcastEncodings() });
       }
     }
+    // A rejoin keeps what was muted before the drop; the new router session starts unmuted.
+    this.published = new Set();
+    this.sending = new Set();
+    this.muteDirty = new Set(["audio", "video"].filter((k) => this.muted[k]));
+    window.clearInterval(this.pubTimer);
+    this.pubTimer = window.setInterval(() => this.checkPublished(gen, pc), PUBLISH_CHECK_MS);
     this.enqueue(gen, async () => {
       await pc.setLocalDescription(await pc.createOffer());
       this.send(this.ws, "offer", { sdp: pc.localDescription.sdp, type: "offer" });
-      // A rejoin keeps what was muted before the drop.
-      for (const kind of ["audio", "video"]) {
-        if (this.muted[kind]) this.signalMute(kind);
-      }
     });
+  }
+
+  // checkPublished finds which local tracks the router has as publications. The router
+  // learns a track from its first RTP packets and refuses a "mute" for a track it does not
+  // know, so mute messages wait until this side has been sending that kind for one whole
+  // check interval.
+  async checkPublished(gen, pc) {
+    if (gen !== this.generation) return;
+    for (const sender of pc.getSenders()) {
+      const kind = sender.track && sender.track.kind;
+      if (!kind || this.published.has(kind)) continue;
+      let sent = 0;
+      try {
+        (await sender.getStats()).forEach((r) => {
+          if (r.type === "outbound-rtp") sent += r.packetsSent || 0;
+        });
+      } catch {
+        continue; // closed meanwhile
+      }
+      if (sent === 0) continue;
+      if (this.sending.has(kind)) this.published.add(kind);
+      else this.sending.add(kind);
+    }
+    if (gen !== this.generation) return;
+    this.flushMutes();
+    if (pc.getSenders().every((s) => !s.track || this.published.has(s.track.kind))) window.clearInterval(this.pubTimer);
+  }
+
+  flushMutes() {
+    for (const kind of [...this.muteDirty]) {
+      if (!this.published.has(kind)) continue;
+      this.muteDirty.delete(kind);
+      for (const t of this.localTracks(kind)) {
+        this.send(this.ws, "mute", { track_id: t.id, muted: this.muted[kind] });
+      }
+    }
   }
 
   // onRemoteTrack files a forwarded track under its publisher: the router sets the stream ID
@@ -287,18 +331,13 @@ export class Call {
     return kind === "audio" ? this.stream.getAudioTracks() : this.stream.getVideoTracks();
   }
 
-  signalMute(kind) {
-    for (const t of this.localTracks(kind)) {
-      this.send(this.ws, "mute", { track_id: t.id, muted: this.muted[kind] });
-    }
-  }
-
   // setMuted switches the microphone ("audio") or camera ("video") off or on: the track stops
   // sending media (silence, black) and the router tells the others.
   setMuted(kind, muted) {
     this.muted[kind] = muted;
     for (const t of this.localTracks(kind)) t.enabled = !muted;
-    this.signalMute(kind);
+    this.muteDirty.add(kind);
+    this.flushMutes();
   }
 
   // dropped tears the connection down and rejoins through the portal after a backoff.
@@ -335,6 +374,7 @@ export class Call {
   // teardown closes the current WebSocket and peer connection; their late events are ignored.
   teardown() {
     this.generation++;
+    window.clearInterval(this.pubTimer);
     const { ws, pc } = this;
     this.ws = null;
     this.pc = null;
