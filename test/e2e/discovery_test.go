@@ -231,12 +231,19 @@ func TestRoomFindsPortalByDNSSD(t *testing.T) {
 		{"stoa-server", fmt.Sprintf(`msg="announcing the portal by DNS-SD" role=portal component=discovery url=%s ips=[%s] interface=%s`, wantURL, ip1, p.Veth1)},
 		{"roomd", "portal found by DNS-SD"},
 	} {
-		out := srvOut.String()
-		if want.who == "roomd" {
-			out = room.out.String()
+		// The status can change a moment before the line reaches the log: poll briefly.
+		out := func() string {
+			if want.who == "roomd" {
+				return room.out.String()
+			}
+			return srvOut.String()
 		}
-		if !strings.Contains(out, want.line) {
-			t.Fatalf("%s did not log %q; output:\n%s", want.who, want.line, out)
+		logDeadline := time.Now().Add(5 * time.Second)
+		for !strings.Contains(out(), want.line) {
+			if time.Now().After(logDeadline) {
+				t.Fatalf("%s did not log %q; output:\n%s", want.who, want.line, out())
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 
