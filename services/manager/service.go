@@ -233,7 +233,7 @@ func (s *Service) Admit(req api.AdmitRequest) (api.AdmitResponse, error) {
 	st := s.seats[key]
 	if st == nil {
 		if l := s.licenceLocked(now); len(s.seats) >= l.Seats {
-			return api.AdmitResponse{}, fmt.Errorf("%w: All %d licensed seats are in use; wait for someone to leave or ask your administrator for a licence with more seats", ErrLicenceFull, l.Seats)
+			return api.AdmitResponse{}, fmt.Errorf("%w: %s; wait for someone to leave or ask your administrator for a licence with more seats", ErrLicenceFull, seatsInUse(l.Seats))
 		}
 	}
 	r := s.placeLocked(req.Meeting, now)
@@ -247,6 +247,14 @@ func (s *Service) Admit(req api.AdmitRequest) (api.AdmitResponse, error) {
 	// Until the router reports the participant, the admission itself holds the lease.
 	st.name, st.kind, st.router, st.lastSeen = req.Name, req.Kind, r.id, now
 	return api.AdmitResponse{RouterID: r.id, RouterURL: r.url, ICEServers: s.iceServersLocked(req.Participant, now)}, nil
+}
+
+// seatsInUse says that every one of n seats is taken.
+func seatsInUse(n int) string {
+	if n == 1 {
+		return "The 1 licensed seat is in use"
+	}
+	return fmt.Sprintf("All %d licensed seats are in use", n)
 }
 
 // placeLocked returns the router for meeting: its current one while alive, else the live
