@@ -52,7 +52,10 @@ func TestRunLicensed(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = httpserver.Serve(ctx, quiet, pubLn, mux, certs.ServerConfig(ph)) }()
-	go func() { defer wg.Done(); _ = httpserver.Serve(ctx, quiet, inLn, svc.InternalHandler(), svc.InternalTLSConfig(ih)) }()
+	go func() {
+		defer wg.Done()
+		_ = httpserver.Serve(ctx, quiet, inLn, svc.InternalHandler(), svc.InternalTLSConfig(ih))
+	}()
 	roots := x509.NewCertPool()
 	roots.AddCert(self.Leaf)
 	tok, err := svc.CreateToken(ctx, "test", api.JoinTokenRequest{Kind: "manager", FQDN: "localhost"})
