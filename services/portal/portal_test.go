@@ -16,15 +16,17 @@ import (
 
 	"github.com/stoa-rooms/stoa/services/api"
 	"github.com/stoa-rooms/stoa/services/config"
+	"github.com/stoa-rooms/stoa/services/portal/rooms"
 	"github.com/stoa-rooms/stoa/test/stoatest"
 )
 
 // testPortal is a real portal (real SQLite, real TLS listeners on loopback) in this process.
 type testPortal struct {
 	*Server
-	base  string
-	https string // host:port
-	sess  *stoatest.Session
+	base     string
+	https    string // host:port
+	internal string // host:port of the mTLS listener
+	sess     *stoatest.Session
 }
 
 func startPortal(t *testing.T, extraRoots *x509.CertPool) *testPortal {
@@ -39,6 +41,10 @@ type portalOptions struct {
 	// beforeRun sees the bound listeners before the portal serves (e.g. to point a test CA's
 	// validation at the portal's ports).
 	beforeRun func(Listeners)
+	now       func() time.Time
+	// roomsTuning shortens the rooms service's long-polls and waits.
+	roomsTuning func(*rooms.Options)
+	noHTTP      bool // no plain-HTTP redirect listener
 }
 
 func startPortalWith(t *testing.T, o portalOptions) *testPortal {
@@ -49,9 +55,13 @@ func startPortalWith(t *testing.T, o portalOptions) *testPortal {
 		cfg.FQDN = o.fqdn
 	}
 	cfg.HTTPSAddr, cfg.HTTPAddr, cfg.InternalAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	if o.noHTTP {
+		cfg.HTTPAddr = ""
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := New(ctx, Options{Config: cfg, DataDir: dir, CredentialsPath: filepath.Join(dir, "creds.txt"), Log: log, ExtraRoots: o.extraRoots})
+	s, err := New(ctx, Options{Config: cfg, DataDir: dir, CredentialsPath: filepath.Join(dir, "creds.txt"), Log: log,
+		ExtraRoots: o.extraRoots, Now: o.now, RoomsTuning: o.roomsTuning})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -69,12 +79,17 @@ func startPortalWith(t *testing.T, o portalOptions) *testPortal {
 	go func() { done <- s.Run(ctx, lns) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("portal Run: %v", err)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("portal Run: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("portal did not stop within 5 s: a long-poll ignores shutdown")
 		}
 		s.Close()
 	})
-	p := &testPortal{Server: s, https: lns.HTTPS.Addr().String()}
+	p := &testPortal{Server: s, https: lns.HTTPS.Addr().String(), internal: lns.Internal.Addr().String()}
 	p.base = "https://" + p.https
 	c := stoatest.InsecureClient()
 	c.Jar, _ = cookiejar.New(nil)

@@ -14,12 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -28,7 +25,6 @@ import (
 	"github.com/stoa-rooms/stoa/provisioning/pairing"
 	"github.com/stoa-rooms/stoa/services/api"
 	"github.com/stoa-rooms/stoa/services/certs"
-	"github.com/stoa-rooms/stoa/services/config"
 	"github.com/stoa-rooms/stoa/services/portal/rooms"
 	"github.com/stoa-rooms/stoa/test/stoatest"
 	"github.com/stoa-rooms/stoa/test/testpki"
@@ -54,52 +50,20 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 type roomsPortal struct {
 	*testPortal
-	clock    *fakeClock
-	internal string // host:port of the mTLS listener
+	clock *fakeClock
 }
 
 // startRoomsPortal is startPortal with an injected clock and short room long-polls.
 func startRoomsPortal(t *testing.T) *roomsPortal {
 	t.Helper()
-	dir := t.TempDir()
-	cfg := config.Default().Portal
-	cfg.HTTPSAddr, cfg.HTTPAddr, cfg.InternalAddr = "127.0.0.1:0", "", "127.0.0.1:0"
 	clk := &fakeClock{}
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := New(ctx, Options{
-		Config: cfg, DataDir: dir, CredentialsPath: filepath.Join(dir, "creds.txt"),
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clk.Now,
-		RoomsTuning: func(o *rooms.Options) {
-			o.WaitTimeout, o.PollTimeout, o.ExchangeTimeout, o.PushWait = 2*time.Second, 3*time.Second, 3*time.Second, 3*time.Second
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lns, err := Listen(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, lns) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("portal Run: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Error("portal did not stop within 5 s: a long-poll ignores shutdown")
-		}
-		s.Close()
-	})
-	p := &testPortal{Server: s, https: lns.HTTPS.Addr().String()}
-	p.base = "https://" + p.https
-	c := stoatest.InsecureClient()
-	c.Jar, _ = cookiejar.New(nil)
-	p.sess = stoatest.LoginAs(t, p.base, c, "admin", s.BootstrapPassword())
-	return &roomsPortal{testPortal: p, clock: clk, internal: lns.Internal.Addr().String()}
+	p := startPortalWith(t, portalOptions{now: clk.Now, noHTTP: true, roomsTuning: shortRoomWaits})
+	return &roomsPortal{testPortal: p, clock: clk}
+}
+
+// shortRoomWaits keeps the rooms service's long-polls and waits test-sized.
+func shortRoomWaits(o *rooms.Options) {
+	o.WaitTimeout, o.PollTimeout, o.ExchangeTimeout, o.PushWait = 2*time.Second, 3*time.Second, 3*time.Second, 3*time.Second
 }
 
 func (p *roomsPortal) rooms(t *testing.T) []api.Room {
