@@ -29,7 +29,7 @@ type Config struct {
 	Portal  Portal    `json:"portal"`
 	Manager Component `json:"manager"`
 	Router  Component `json:"router"`
-	Proxy   Component `json:"proxy"`
+	Proxy   Proxy     `json:"proxy"`
 }
 
 // Portal configures the portal role.
@@ -78,6 +78,20 @@ type Component struct {
 	LicenceKey string `json:"licence_key,omitempty"`
 }
 
+// Proxy configures the proxy: its component settings plus the TURN relay.
+type Proxy struct {
+	Component
+	// TURNUDPAddr, TURNTCPAddr and TURNTLSAddr are the TURN listen addresses; "" turns that
+	// transport off (at least one must stay on). TLS uses the component's certificate.
+	TURNUDPAddr string `json:"turn_udp_addr"`
+	TURNTCPAddr string `json:"turn_tcp_addr"`
+	TURNTLSAddr string `json:"turn_tls_addr"`
+	// RelayIP is the address relay sockets bind to and clients send media to.
+	RelayIP string `json:"relay_ip"`
+	// MaxAllocationsPerUser caps the TURN allocations one participant holds at once.
+	MaxAllocationsPerUser int `json:"max_allocations_per_user"`
+}
+
 // Duration is a time.Duration that decodes from a Go duration string ("15m").
 type Duration struct{ time.Duration }
 
@@ -93,6 +107,31 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	d.Duration = v
+	return nil
+}
+
+// validateTURN checks the proxy's TURN settings.
+func validateTURN(p Proxy) error {
+	on := 0
+	for _, l := range [][2]string{{"proxy.turn_udp_addr", p.TURNUDPAddr}, {"proxy.turn_tcp_addr", p.TURNTCPAddr}, {"proxy.turn_tls_addr", p.TURNTLSAddr}} {
+		name, a := l[0], l[1]
+		if a == "" {
+			continue
+		}
+		on++
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return fmt.Errorf("config: %s %q: %w", name, a, err)
+		}
+	}
+	if on == 0 {
+		return errors.New("config: proxy.turn_udp_addr, turn_tcp_addr and turn_tls_addr are all empty: TURN needs one")
+	}
+	if ip := net.ParseIP(p.RelayIP); ip == nil || ip.IsUnspecified() {
+		return fmt.Errorf("config: proxy.relay_ip %q must be a specific IP address", p.RelayIP)
+	}
+	if p.MaxAllocationsPerUser < 1 {
+		return errors.New("config: proxy.max_allocations_per_user must be >= 1")
+	}
 	return nil
 }
 
@@ -114,7 +153,9 @@ func Default() Config {
 		},
 		Manager: Component{FQDN: "localhost", Addr: "127.0.0.1:8444"},
 		Router:  Component{FQDN: "localhost", Addr: "127.0.0.1:8445"},
-		Proxy:   Component{FQDN: "localhost", Addr: "127.0.0.1:8446"},
+		Proxy: Proxy{Component: Component{FQDN: "localhost", Addr: "127.0.0.1:8446"},
+			TURNUDPAddr: "127.0.0.1:3478", TURNTCPAddr: "127.0.0.1:3478", TURNTLSAddr: "127.0.0.1:5349",
+			RelayIP: "127.0.0.1", MaxAllocationsPerUser: 10},
 	}
 }
 
@@ -185,7 +226,7 @@ func (c Config) Validate() error {
 	for _, k := range []struct {
 		name string
 		c    Component
-	}{{"manager", c.Manager}, {"router", c.Router}, {"proxy", c.Proxy}} {
+	}{{"manager", c.Manager}, {"router", c.Router}, {"proxy", c.Proxy.Component}} {
 		if c.Role != k.name && c.Role != "all" {
 			continue
 		}
@@ -199,6 +240,11 @@ func (c Config) Validate() error {
 			return fmt.Errorf("config: %s.portal_url is empty: a component must know its portal", k.name)
 		}
 		if err := validateLicenceKey(k.name, k.c.LicenceKey); err != nil {
+			return err
+		}
+	}
+	if c.Role == "proxy" || c.Role == "all" {
+		if err := validateTURN(c.Proxy); err != nil {
 			return err
 		}
 	}

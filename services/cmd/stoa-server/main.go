@@ -47,6 +47,11 @@ func parseFlags(args []string, getenv func(string) string) (config.Config, error
 	fs.StringVar(&o.Manager.Addr, "manager-addr", "", "manager HTTPS listen address")
 	fs.StringVar(&o.Router.Addr, "router-addr", "", "router HTTPS listen address")
 	fs.StringVar(&o.Proxy.Addr, "proxy-addr", "", "proxy HTTPS listen address")
+	fs.StringVar(&o.Proxy.TURNUDPAddr, "turn-udp-addr", "", "proxy TURN UDP listen address")
+	fs.StringVar(&o.Proxy.TURNTCPAddr, "turn-tcp-addr", "", "proxy TURN TCP listen address")
+	fs.StringVar(&o.Proxy.TURNTLSAddr, "turn-tls-addr", "", "proxy TURN TLS listen address")
+	fs.StringVar(&o.Proxy.RelayIP, "turn-relay-ip", "", "IP address the proxy's TURN relays bind to")
+	fs.IntVar(&o.Proxy.MaxAllocationsPerUser, "turn-max-allocations", 0, "TURN allocations one participant may hold at once")
 	announce := fs.Bool("announce", false, "announce the portal by DNS-SD (mDNS _stoa-portal._tcp) so rooms on the LAN find it")
 	fs.StringVar(&o.Portal.AnnounceInterface, "announce-interface", "", "network interface to announce on (default: the HTTPS listener's)")
 	var compFQDN, portalURL, joinToken, portalCA string
@@ -89,6 +94,13 @@ func parseFlags(args []string, getenv func(string) string) (config.Config, error
 	set(&cfg.Manager.Addr, o.Manager.Addr)
 	set(&cfg.Router.Addr, o.Router.Addr)
 	set(&cfg.Proxy.Addr, o.Proxy.Addr)
+	set(&cfg.Proxy.TURNUDPAddr, o.Proxy.TURNUDPAddr)
+	set(&cfg.Proxy.TURNTCPAddr, o.Proxy.TURNTCPAddr)
+	set(&cfg.Proxy.TURNTLSAddr, o.Proxy.TURNTLSAddr)
+	set(&cfg.Proxy.RelayIP, o.Proxy.RelayIP)
+	if o.Proxy.MaxAllocationsPerUser != 0 {
+		cfg.Proxy.MaxAllocationsPerUser = o.Proxy.MaxAllocationsPerUser
+	}
 	set(&cfg.Portal.AnnounceInterface, o.Portal.AnnounceInterface)
 	// A bool flag overrides the file only when given, so --announce=false can switch off a
 	// configured announcement and no flag leaves the file's choice alone.
@@ -97,7 +109,7 @@ func parseFlags(args []string, getenv func(string) string) (config.Config, error
 			cfg.Portal.Announce = *announce
 		}
 	})
-	for _, c := range []*config.Component{&cfg.Manager, &cfg.Router, &cfg.Proxy} {
+	for _, c := range []*config.Component{&cfg.Manager, &cfg.Router, &cfg.Proxy.Component} {
 		set(&c.FQDN, compFQDN)
 		set(&c.PortalURL, portalURL)
 		set(&c.JoinToken, joinToken)

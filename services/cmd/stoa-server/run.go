@@ -92,6 +92,11 @@ func run(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "Super admin credentials: %s (mode 0600)\n", p.CredentialsPath())
 	}
 
+	pc := cfg.Proxy
+	runProxy := func(ctx context.Context, cc component.Config, ln net.Listener, log *slog.Logger) error {
+		return proxy.RunWith(ctx, cc, proxy.Options{TURN: proxy.TURNConfig{UDPAddr: pc.TURNUDPAddr, TCPAddr: pc.TURNTCPAddr,
+			TLSAddr: pc.TURNTLSAddr, RelayIP: pc.RelayIP, MaxAllocationsPerUser: pc.MaxAllocationsPerUser}}, ln, log)
+	}
 	roles := []struct {
 		name string
 		cfg  config.Component
@@ -100,7 +105,7 @@ func run(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	}{
 		{"manager", cfg.Manager, manager.Run, &addrs.Manager},
 		{"router", cfg.Router, router.Run, &addrs.Router},
-		{"proxy", cfg.Proxy, proxy.Run, &addrs.Proxy},
+		{"proxy", cfg.Proxy.Component, runProxy, &addrs.Proxy},
 	}
 	for _, r := range roles {
 		if cfg.Role != r.name && cfg.Role != "all" {
