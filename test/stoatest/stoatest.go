@@ -100,7 +100,8 @@ func Start(t testing.TB, o Options) *Stack {
 	s := &Stack{DataDir: o.DataDir, FQDN: "localhost", Stdout: &Buffer{}, done: make(chan error, 1)}
 	args := []string{"--data-dir", o.DataDir, "--log-level", "debug",
 		"--https-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--internal-addr", "127.0.0.1:0",
-		"--manager-addr", "127.0.0.1:0", "--router-addr", "127.0.0.1:0", "--proxy-addr", "127.0.0.1:0"}
+		"--manager-addr", "127.0.0.1:0", "--router-addr", "127.0.0.1:0", "--proxy-addr", "127.0.0.1:0",
+		"--turn-udp-addr", "127.0.0.1:0", "--turn-tcp-addr", "127.0.0.1:0", "--turn-tls-addr", "127.0.0.1:0"}
 	args = append(append(args, o.Args...), o.Role)
 	_ = os.Remove(filepath.Join(o.DataDir, "addresses.json"))
 	s.cmd = exec.Command(bin, args...)

@@ -92,6 +92,13 @@ func run(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "Super admin credentials: %s (mode 0600)\n", p.CredentialsPath())
 	}
 
+	licenceKey, err := manager.ParseLicenceKey(cfg.Manager.LicenceKey)
+	if err != nil {
+		return fmt.Errorf("configure manager: %w", err)
+	}
+	runManager := func(ctx context.Context, cc component.Config, ln net.Listener, log *slog.Logger) error {
+		return manager.RunLicensed(ctx, cc, licenceKey, ln, log)
+	}
 	pc := cfg.Proxy
 	runProxy := func(ctx context.Context, cc component.Config, ln net.Listener, log *slog.Logger) error {
 		return proxy.RunWith(ctx, cc, proxy.Options{TURN: proxy.TURNConfig{UDPAddr: pc.TURNUDPAddr, TCPAddr: pc.TURNTCPAddr,
@@ -103,7 +110,7 @@ func run(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 		run  componentRunner
 		addr *string
 	}{
-		{"manager", cfg.Manager, manager.Run, &addrs.Manager},
+		{"manager", cfg.Manager, runManager, &addrs.Manager},
 		{"router", cfg.Router, router.Run, &addrs.Router},
 		{"proxy", cfg.Proxy.Component, runProxy, &addrs.Proxy},
 	}
