@@ -25,6 +25,7 @@ import (
 	"github.com/stoa-rooms/stoa/services/httpserver"
 	"github.com/stoa-rooms/stoa/services/portal/auth"
 	"github.com/stoa-rooms/stoa/services/portal/components"
+	"github.com/stoa-rooms/stoa/services/portal/meetings"
 	"github.com/stoa-rooms/stoa/services/portal/rooms"
 	"github.com/stoa-rooms/stoa/services/portal/store"
 	"github.com/stoa-rooms/stoa/services/portal/web"
@@ -58,6 +59,7 @@ type Server struct {
 	acme       *acmeRunner
 	comps      *components.Service
 	tokenKey   ed25519.PrivateKey // signs meeting join tokens
+	meetings   *meetings.Service
 	rooms      *rooms.Service
 	internal   *certs.Holder
 	reg        *prometheus.Registry
@@ -162,6 +164,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("issue portal internal certificate: %w", err)
 	}
 	s.internal.Set(&icert)
+	s.meetings = s.newMeetings(internalCA.Pool())
 	ro := rooms.Options{
 		Store: st, DataDir: o.DataDir, ComponentCA: internalCA, ServedAnchor: s.servedAnchor,
 		Now: o.Now, Log: o.Log.With("component", "rooms"), Audit: s.auth.Audit,
@@ -176,6 +179,24 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	}
 	s.certs.changed = s.rooms.CertificateChanged
 	return s, nil
+}
+
+// newMeetings builds the meetings service: it reaches the manager and routers with the
+// portal's internal certificate, trusting only the internal CA.
+func (s *Server) newMeetings(internalRoots *x509.CertPool) *meetings.Service {
+	tc := certs.ClientConfig()
+	tc.RootCAs = internalRoots
+	tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return s.internal.Get(), nil }
+	return &meetings.Service{
+		Store: s.store, TokenKey: s.tokenKey, ClientTLS: tc, Now: s.now, Log: s.log.With("component", "meetings"),
+		Audit: s.auth.Audit,
+		ManagerURL: func(ctx context.Context) (string, error) {
+			return s.comps.OnlineURL(ctx, "manager")
+		},
+		RouterURL: func(ctx context.Context, id string) (string, error) {
+			return s.comps.ComponentURL(ctx, "router", id)
+		},
+	}
 }
 
 // servedAnchor is the top certificate of the chain the portal serves now: what rooms must
@@ -245,6 +266,7 @@ func (s *Server) Run(ctx context.Context, l Listeners) error {
 	s.runCtx = ctx
 	s.comps.InternalURL = "https://" + net.JoinHostPort(s.cfg.FQDN, portOf(l.Internal))
 	s.rooms.SetURLs(s.URL(l), s.comps.InternalURL)
+	s.meetings.PublicURL = s.URL(l)
 	// Long-polls (pairing wait, room polls) end at once on shutdown instead of holding
 	// the graceful shutdown for their full 25 s.
 	go func() { <-ctx.Done(); s.rooms.Shutdown() }()
@@ -370,6 +392,15 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("PUT /api/v1/rooms/{id}", admin(s.rooms.HandleRename))
 	mux.Handle("DELETE /api/v1/rooms/{id}", admin(s.rooms.HandleDelete))
 
+	user := func(h http.HandlerFunc) http.Handler { return s.auth.Require(store.RoleUser, h) }
+	mux.Handle("GET /api/v1/meetings", user(s.meetings.HandleList))
+	mux.Handle("POST /api/v1/meetings", user(s.meetings.HandleCreate))
+	mux.Handle("GET /api/v1/meetings/{id}", user(s.meetings.HandleGet))
+	mux.Handle("PUT /api/v1/meetings/{id}", user(s.meetings.HandleUpdate))
+	mux.Handle("DELETE /api/v1/meetings/{id}", user(s.meetings.HandleDelete))
+	mux.Handle("POST /api/v1/meetings/{id}/join", user(s.meetings.HandleJoin))
+	mux.Handle("PUT /api/v1/rooms/{id}/meeting", admin(s.meetings.HandleRoomMeeting))
+
 	mux.Handle("GET /api/v1/components", super(s.comps.HandleList))
 	mux.Handle("POST /api/v1/components/tokens", super(s.comps.HandleTokens))
 	mux.Handle("PUT /api/v1/components/{id}/fqdn", super(s.comps.HandleSetFQDN))
@@ -379,6 +410,8 @@ func (s *Server) Handler() http.Handler {
 	// does not apply: the join route bypasses the session middleware.
 	top := http.NewServeMux()
 	top.HandleFunc("POST /api/v1/components/join", s.comps.HandleJoin)
+	// Signaling WebSockets carry their join token inside; the handler checks the Origin.
+	top.HandleFunc("GET "+meetings.RTCPathPrefix+"{router}", s.meetings.HandleRTC)
 	// Rooms pairing likewise carries no ambient credential: the PAKE over the room's code
 	// authenticates both sides.
 	top.HandleFunc("POST /api/v1/pairing/hello", s.rooms.HandleHello)
