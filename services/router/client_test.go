@@ -5,6 +5,8 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
+	"io"
 	"hash/crc32"
 	"net/http/httptest"
 	"strings"
@@ -237,8 +239,23 @@ func (c *testClient) startPC(t *testing.T, o clientOpts) {
 			video = append(video, v)
 		}
 	}
+	if !o.audio && !o.video {
+		// A receive-only client offers recvonly media, as browsers do: an offer without
+		// media sections carries no ICE credentials.
+		for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+			if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	for _, s := range c.senders {
-		go c.readRTCP(s)
+		read := s.ReadRTCP
+		go c.readRTCP(read)
+	}
+	if o.simulcast {
+		for _, rid := range []string{"h", "f"} { // the first encoding's RTCP comes from ReadRTCP
+			go c.readRTCP(func() ([]rtcp.Packet, interceptor.Attributes, error) { return c.videoTx.ReadSimulcastRTCP(rid) })
+		}
 	}
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {
@@ -254,11 +271,15 @@ func (c *testClient) startPC(t *testing.T, o clientOpts) {
 	}
 }
 
-func (c *testClient) readRTCP(s *webrtc.RTPSender) {
+func (c *testClient) readRTCP(read func() ([]rtcp.Packet, interceptor.Attributes, error)) {
 	for {
-		pkts, _, err := s.ReadRTCP()
-		if err != nil {
-			return
+		pkts, _, err := read()
+		if err != nil && len(pkts) == 0 {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) || c.ctx.Err() != nil {
+				return
+			}
+			time.Sleep(10 * time.Millisecond) // not bound yet, or one undecodable compound packet
+			continue
 		}
 		for _, p := range pkts {
 			if pli, ok := p.(*rtcp.PictureLossIndication); ok {
@@ -486,6 +507,9 @@ func (c *testClient) publish(audio []*webrtc.TrackLocalStaticRTP, video []*webrt
 				j := len(audio) + i
 				p := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq[j], Timestamp: frame * 6000, Marker: k == shape[0]-1, SSRC: 2}, Payload: makePayload(prefix, layerByte(v.RID()), shape[1], frame)}
 				seq[j]++
+				if v.RID() != "" {
+					c.tagSimulcast(p, v.RID())
+				}
 				_ = v.WriteRTP(p)
 			}
 		}
@@ -528,4 +552,29 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// tagSimulcast adds the MID and RID header extensions (RFC 8843, RFC 8852) a pion simulcast
+// sender must set itself, so the router can tell the layers apart.
+func (c *testClient) tagSimulcast(p *rtp.Packet, rid string) {
+	var midID, ridID uint8
+	for _, e := range c.videoTx.GetParameters().HeaderExtensions {
+		switch e.URI {
+		case sdp.SDESMidURI:
+			midID = uint8(e.ID)
+		case sdp.SDESRTPStreamIDURI:
+			ridID = uint8(e.ID)
+		}
+	}
+	mid := ""
+	for _, tr := range c.pc.GetTransceivers() {
+		if tr.Sender() == c.videoTx {
+			mid = tr.Mid()
+		}
+	}
+	if midID == 0 || ridID == 0 || mid == "" {
+		return
+	}
+	_ = p.SetExtension(midID, []byte(mid))
+	_ = p.SetExtension(ridID, []byte(rid))
 }
