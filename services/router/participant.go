@@ -117,7 +117,7 @@ func (p *participant) guard(what string, fn func() error) {
 		if errors.Is(err, errMalformedMedia) {
 			p.log.Warn("participant sends malformed media; disconnecting", "err", err)
 			p.send(api.SigTypeError, api.Error{Code: codeMedia, Message: err.Error()})
-			p.close(err.Error(), true)
+			p.close(err.Error(), false)
 			return
 		}
 		p.log.Debug("participant goroutine ended", "in", what, "err", err)
@@ -127,7 +127,7 @@ func (p *participant) guard(what string, fn func() error) {
 func (p *participant) send(typ string, data any) {
 	if !p.sig.send(typ, data) {
 		select {
-		case <-p.sig.closed:
+		case <-p.sig.closing:
 		default:
 			// The client does not read its socket: it cannot keep up with the meeting.
 			go p.close("signaling queue full", true)

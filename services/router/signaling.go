@@ -74,15 +74,19 @@ const (
 )
 
 // sigConn is a participant's WebSocket: a bounded outgoing queue drained by one writer, and a
-// rate-limited reader.
+// rate-limited reader. The writer owns the socket's end: close asks it to flush what is
+// queued (an "error" explaining the close) and then send the close frame.
 type sigConn struct {
 	ws      *websocket.Conn
 	out     chan []byte
 	limiter *bucket
 	now     func() time.Time
 
-	once   sync.Once
-	closed chan struct{}
+	once       sync.Once
+	closing    chan struct{}
+	writerDone chan struct{}
+	code       websocket.StatusCode
+	reason     string
 }
 
 const (
@@ -91,18 +95,18 @@ const (
 )
 
 func newSigConn(ws *websocket.Conn, rate, burst float64, now func() time.Time) *sigConn {
-	return &sigConn{ws: ws, out: make(chan []byte, sendQueue), limiter: newBucket(rate, burst, now()), now: now, closed: make(chan struct{})}
+	return &sigConn{ws: ws, out: make(chan []byte, sendQueue), limiter: newBucket(rate, burst, now()), now: now, closing: make(chan struct{}), writerDone: make(chan struct{})}
 }
 
 // send queues a message; it reports false when the queue is full (the peer does not read)
-// or the connection is closed.
+// or the connection is closing.
 func (c *sigConn) send(typ string, data any) bool {
 	b, err := api.NewSig(typ, data)
 	if err != nil {
 		return false
 	}
 	select {
-	case <-c.closed:
+	case <-c.closing:
 		return false
 	default:
 	}
@@ -116,17 +120,34 @@ func (c *sigConn) send(typ string, data any) bool {
 
 // writeLoop sends queued messages until the connection closes.
 func (c *sigConn) writeLoop(ctx context.Context) error {
+	defer close(c.writerDone)
+	write := func(b []byte, d time.Duration) error {
+		wctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		return c.ws.Write(wctx, websocket.MessageText, b)
+	}
 	for {
 		select {
-		case <-c.closed:
-			return nil
 		case <-ctx.Done():
+			_ = c.ws.CloseNow()
 			return ctx.Err()
+		case <-c.closing:
+			for drained := false; !drained; {
+				select {
+				case b := <-c.out:
+					if write(b, 500*time.Millisecond) != nil {
+						drained = true
+					}
+				default:
+					drained = true
+				}
+			}
+			// Close waits for the peer's close frame; the handler need not.
+			go func() { _ = c.ws.Close(c.code, truncate(c.reason, 100)) }()
+			return nil
 		case b := <-c.out:
-			wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-			err := c.ws.Write(wctx, websocket.MessageText, b)
-			cancel()
-			if err != nil {
+			if err := write(b, writeTimeout); err != nil {
+				_ = c.ws.CloseNow()
 				return fmt.Errorf("write signaling: %w", err)
 			}
 		}
@@ -156,27 +177,16 @@ var (
 	errReadTransport = errors.New("signaling transport")
 )
 
-// close flushes what is queued (briefly) and closes the socket with code and reason.
+// close has the writer flush what is queued and close the socket with code and reason; it
+// waits (briefly) for that to happen.
 func (c *sigConn) close(code websocket.StatusCode, reason string) {
 	c.once.Do(func() {
-		deadline := time.After(time.Second)
-	flush:
-		for {
-			select {
-			case b := <-c.out:
-				ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-				err := c.ws.Write(ctx, websocket.MessageText, b)
-				cancel()
-				if err != nil {
-					break flush
-				}
-			case <-deadline:
-				break flush
-			default:
-				break flush
-			}
-		}
-		close(c.closed)
-		go func() { _ = c.ws.Close(code, truncate(reason, 100)) }()
+		c.code, c.reason = code, reason
+		close(c.closing)
 	})
+	select {
+	case <-c.writerDone:
+	case <-time.After(2 * time.Second):
+		_ = c.ws.CloseNow()
+	}
 }
