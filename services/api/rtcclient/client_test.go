@@ -161,7 +161,11 @@ func TestPublishSimulcastReceiveEcho(t *testing.T) {
 	waitFor(t, "router receiving every layer and audio", 15*time.Second, func() bool {
 		return f.packets("q") > 10 && f.packets("h") > 10 && f.packets("f") > 10 && f.packets("") > 10
 	})
-	defer func() { mu.Lock(); t.Logf("client got frames %v audio %v; transceivers %d", frames, audio, len(c.PeerConnection().GetTransceivers())); mu.Unlock() }()
+	defer func() {
+		mu.Lock()
+		t.Logf("client got frames %v audio %v; transceivers %d", frames, audio, len(c.PeerConnection().GetTransceivers()))
+		mu.Unlock()
+	}()
 	waitFor(t, "echoed video frames and audio", 15*time.Second, func() bool {
 		mu.Lock()
 		defer mu.Unlock()

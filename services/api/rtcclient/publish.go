@@ -7,17 +7,35 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// Publish sends tracks to the router (each as its own sender) and negotiates. Called with no
-// tracks before anything was negotiated, it offers to receive one audio and one video stream, so
-// a subscribe-only participant still connects and the router can add what it forwards.
+// Publish sends tracks to the router in one negotiation. Plain tracks get a sender each;
+// SimulcastLayer tracks sharing a track ID become the layers of one simulcast sender (RFC 8853),
+// in the order given (lowest quality first by convention: "q", "h", "f"); the router picks the
+// layer each subscriber gets. Called with no tracks before anything was negotiated, it offers to
+// receive one audio and one video stream, so a subscribe-only participant still connects.
 func (c *Client) Publish(tracks ...webrtc.TrackLocal) ([]*webrtc.RTPSender, error) {
 	var senders []*webrtc.RTPSender
+	simulcast := map[string][]*SimulcastLayer{}
+	var order []string
 	for _, t := range tracks {
+		if l, ok := t.(*SimulcastLayer); ok {
+			if simulcast[l.ID()] == nil {
+				order = append(order, l.ID())
+			}
+			simulcast[l.ID()] = append(simulcast[l.ID()], l)
+			continue
+		}
 		s, err := c.pc.AddTrack(t)
 		if err != nil {
 			return nil, fmt.Errorf("rtcclient publish %s: %w", t.ID(), err)
 		}
 		c.drainRTCP(s, "")
+		senders = append(senders, s)
+	}
+	for _, id := range order {
+		s, err := c.addSimulcast(simulcast[id])
+		if err != nil {
+			return nil, err
+		}
 		senders = append(senders, s)
 	}
 	if len(tracks) == 0 {
@@ -38,13 +56,23 @@ func (c *Client) Publish(tracks ...webrtc.TrackLocal) ([]*webrtc.RTPSender, erro
 	return senders, nil
 }
 
-// PublishSimulcast sends one video source as several RTP streams of one sender, one per layer
-// (RFC 8853): every layer has the same track ID and stream ID and its own RID, lowest quality
-// first by convention ("q", "h", "f"). The router picks which layer each subscriber gets.
+// PublishSimulcast publishes one simulcast video source; see Publish.
 func (c *Client) PublishSimulcast(layers ...*SimulcastLayer) (*webrtc.RTPSender, error) {
 	if len(layers) == 0 {
 		return nil, errors.New("rtcclient publish simulcast: no layers")
 	}
+	tracks := make([]webrtc.TrackLocal, len(layers))
+	for i, l := range layers {
+		tracks[i] = l
+	}
+	s, err := c.Publish(tracks...)
+	if err != nil {
+		return nil, err
+	}
+	return s[0], nil
+}
+
+func (c *Client) addSimulcast(layers []*SimulcastLayer) (*webrtc.RTPSender, error) {
 	s, err := c.pc.AddTrack(layers[0])
 	if err != nil {
 		return nil, fmt.Errorf("rtcclient publish simulcast %s: %w", layers[0].RID(), err)
@@ -63,9 +91,6 @@ func (c *Client) PublishSimulcast(layers ...*SimulcastLayer) (*webrtc.RTPSender,
 	}
 	for _, l := range layers {
 		c.drainRTCP(s, l.RID())
-	}
-	if err := c.negotiate(); err != nil {
-		return nil, fmt.Errorf("rtcclient publish simulcast: %w", err)
 	}
 	return s, nil
 }

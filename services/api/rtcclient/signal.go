@@ -186,12 +186,10 @@ func (c *Client) answerOffer(sdp string) error {
 	c.negMu.Lock()
 	defer c.negMu.Unlock()
 	if c.offering {
-		// Glare: the router's offer wins; ours is rolled back and made again afterwards.
-		if err := c.pc.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback}); err != nil {
-			return fmt.Errorf("roll back our offer: %w", err)
-		}
-		c.offering = false
-		c.wantOffer = true
+		// Glare: the router yields to the client (it rolls its offer back, answers ours and
+		// offers again afterwards), so its crossing offer is dropped here.
+		c.log.Debug("rtcclient: dropping the router's offer that crossed ours")
+		return nil
 	}
 	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		return fmt.Errorf("set remote offer: %w", err)

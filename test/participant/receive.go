@@ -1,0 +1,194 @@
+package participant
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
+	"golang.org/x/image/vp8"
+
+	testmedia "github.com/stoa-rooms/stoa/test/media"
+)
+
+// maxKeptFrames bounds RemoteReport.Frames; counters keep counting past it.
+const maxKeptFrames = 2000
+
+// RemoteReport is what one participant received from one other.
+type RemoteReport struct {
+	// Frames are the decoded frame numbers in arrival order (the first maxKeptFrames).
+	Frames []int
+	// Decoded counts frames whose pattern was read; Undecodable frames that failed to decode or
+	// carried no pattern; Skipped frames dropped because the decoder was still busy (decoding
+	// 720p in pure Go under -race is slower than real time on small machines).
+	Decoded, Undecodable, Skipped int
+	// Backwards counts decoded frames whose number went down other than by the sender looping
+	// its fixture (a wrap): reordering or a mix-up of senders. Repeats counts a number seen
+	// twice in a row, which a simulcast layer switch legitimately causes (the same frame from
+	// the new layer).
+	Backwards, Repeats int
+	// Widths counts decoded frames per picture width: which simulcast layer arrived.
+	Widths       map[int]int
+	AudioPackets int
+	First, Last  time.Time
+}
+
+// Report is a snapshot of everything received, by remote participant ID.
+type Report struct {
+	ID     string
+	Remote map[string]RemoteReport
+}
+
+// Report returns a deep copy of the counters.
+func (p *Participant) Report() Report {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := Report{ID: p.client.ID(), Remote: map[string]RemoteReport{}}
+	for id, rr := range p.remote {
+		c := *rr
+		c.Frames = append([]int(nil), rr.Frames...)
+		c.Widths = maps.Clone(rr.Widths)
+		r.Remote[id] = c
+	}
+	return r
+}
+
+// WaitMedia polls until at least others remote participants each delivered minFrames decoded
+// frames and minAudio audio packets, or ctx ends (the error then says what was missing).
+func (p *Participant) WaitMedia(ctx context.Context, others, minFrames, minAudio int) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		r := p.Report()
+		ok := 0
+		for _, rr := range r.Remote {
+			if rr.Decoded >= minFrames && rr.AudioPackets >= minAudio {
+				ok++
+			}
+		}
+		if ok >= others {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("participant %s: %d of %d others sent %d frames and %d audio packets: %+v: %w",
+				r.ID, ok, others, minFrames, minAudio, summary(r), ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+func summary(r Report) map[string]string {
+	out := map[string]string{}
+	for id, rr := range r.Remote {
+		out[id] = fmt.Sprintf("decoded=%d undecodable=%d skipped=%d audio=%d widths=%v", rr.Decoded, rr.Undecodable, rr.Skipped, rr.AudioPackets, rr.Widths)
+	}
+	return out
+}
+
+func (p *Participant) entry(id string) *RemoteReport {
+	rr := p.remote[id]
+	if rr == nil {
+		rr = &RemoteReport{Widths: map[int]int{}}
+		p.remote[id] = rr
+	}
+	now := p.opts.Now()
+	if rr.First.IsZero() {
+		rr.First = now
+	}
+	rr.Last = now
+	return rr
+}
+
+func (p *Participant) onTrack(tr *webrtc.TrackRemote, participant string) {
+	if tr.Kind() == webrtc.RTPCodecTypeAudio {
+		for {
+			if _, _, err := tr.ReadRTP(); err != nil {
+				return
+			}
+			p.mu.Lock()
+			p.entry(participant).AudioPackets++
+			p.mu.Unlock()
+		}
+	}
+	if tr.Codec().MimeType != webrtc.MimeTypeVP8 {
+		p.log.Warn("participant: ignoring non-VP8 video", "from", participant, "codec", tr.Codec().MimeType)
+		return
+	}
+	frames := make(chan []byte, 1)
+	defer close(frames)
+	go p.decodeLoop(participant, frames)
+	sb := samplebuilder.New(256, &codecs.VP8Packet{}, 90000)
+	for {
+		pkt, _, err := tr.ReadRTP()
+		if err != nil {
+			return
+		}
+		sb.Push(pkt)
+		for s := sb.Pop(); s != nil; s = sb.Pop() {
+			p.offer(participant, frames, s)
+		}
+	}
+}
+
+// offer hands a frame to the decoder unless it is still busy with the previous one.
+func (p *Participant) offer(participant string, frames chan []byte, s *media.Sample) {
+	select {
+	case frames <- s.Data:
+	default:
+		p.mu.Lock()
+		p.entry(participant).Skipped++
+		p.mu.Unlock()
+	}
+}
+
+func (p *Participant) decodeLoop(participant string, frames <-chan []byte) {
+	loop := p.opts.Media.Spec.Frames
+	last := -1
+	for data := range frames {
+		n, width, ok := decode(data)
+		p.mu.Lock()
+		rr := p.entry(participant)
+		if !ok {
+			rr.Undecodable++
+			p.mu.Unlock()
+			continue
+		}
+		rr.Decoded++
+		rr.Widths[width]++
+		if len(rr.Frames) < maxKeptFrames {
+			rr.Frames = append(rr.Frames, n)
+		}
+		// Going down by more than half the loop is the sender wrapping around; anything else
+		// backwards is a fault.
+		switch {
+		case n == last:
+			rr.Repeats++
+		case last >= 0 && n < last && last-n <= loop/2:
+			rr.Backwards++
+		}
+		last = n
+		p.mu.Unlock()
+	}
+}
+
+// decode decodes one VP8 keyframe and reads its frame number.
+func decode(data []byte) (n, width int, ok bool) {
+	d := vp8.NewDecoder()
+	d.Init(bytes.NewReader(data), len(data))
+	fh, err := d.DecodeFrameHeader()
+	if err != nil || !fh.KeyFrame {
+		return 0, 0, false
+	}
+	img, err := d.DecodeFrame()
+	if err != nil {
+		return 0, 0, false
+	}
+	n, ok = testmedia.ReadPattern(img)
+	return n, img.Bounds().Dx(), ok
+}
