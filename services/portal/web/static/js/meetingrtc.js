@@ -45,6 +45,7 @@ export class Call {
     this.sending = new Set(); // kinds seen sending at the previous check
     this.muteDirty = new Set(); // kinds whose mute state the router has not been told yet
     this.pubTimer = 0;
+    this.pendingCandidates = []; // router candidates that arrived before its description
   }
 
   emit(method, ...args) {
@@ -162,18 +163,29 @@ export class Call {
       case "offer":
         this.enqueue(gen, async (pc) => {
           await pc.setRemoteDescription({ type: "offer", sdp: d.sdp });
+          await this.flushCandidates(pc);
           await pc.setLocalDescription(await pc.createAnswer());
           this.send(this.ws, "answer", { sdp: pc.localDescription.sdp, type: "answer" });
         });
         break;
       case "answer":
-        this.enqueue(gen, (pc) => pc.setRemoteDescription({ type: "answer", sdp: d.sdp }));
+        this.enqueue(gen, async (pc) => {
+          await pc.setRemoteDescription({ type: "answer", sdp: d.sdp });
+          await this.flushCandidates(pc);
+        });
         break;
       case "candidate":
         if (!d.candidate) break; // end of candidates: nothing to add
-        this.enqueue(gen, (pc) => pc.addIceCandidate({
-          candidate: d.candidate, sdpMid: d.sdpMid ?? null, sdpMLineIndex: d.sdpMLineIndex ?? null,
-        }).catch((err) => console.warn("meeting: candidate refused:", err.message)));
+        this.enqueue(gen, (pc) => {
+          const c = { candidate: d.candidate, sdpMid: d.sdpMid ?? null, sdpMLineIndex: d.sdpMLineIndex ?? null };
+          // The router trickles its first candidates while it sets its answer, so they can
+          // arrive before the answer itself: keep them until there is a remote description.
+          if (!pc.remoteDescription) {
+            this.pendingCandidates.push(c);
+            return undefined;
+          }
+          return this.addCandidate(pc, c);
+        });
         break;
       case "participant_joined":
         if (d.id && d.id !== this.selfID) this.upsert(d);
@@ -198,6 +210,16 @@ export class Call {
     }
   }
 
+  addCandidate(pc, c) {
+    return pc.addIceCandidate(c).catch((err) => console.warn("meeting: candidate refused:", err.message));
+  }
+
+  async flushCandidates(pc) {
+    const queued = this.pendingCandidates;
+    this.pendingCandidates = [];
+    for (const c of queued) await this.addCandidate(pc, c);
+  }
+
   upsert(p) {
     const cur = this.people.get(p.id) || { id: p.id, name: "", kind: "", tracks: new Map() };
     cur.name = p.name || cur.name || "Guest";
@@ -219,6 +241,9 @@ export class Call {
 
   onTrackEvent(d) {
     if (!d.participant || !d.track || d.participant === this.selfID) return;
+    // The router withdraws a leaver's tracks around its participant_left: that must not
+    // bring the person back.
+    if (d.removed && !this.people.has(d.participant)) return;
     const p = this.people.get(d.participant) || { id: d.participant, name: "Guest", kind: "", tracks: new Map() };
     if (d.removed) p.tracks.delete(d.track.id);
     else p.tracks.set(d.track.id, { kind: d.track.kind, muted: !!d.track.muted });
@@ -235,6 +260,7 @@ export class Call {
     });
     this.pc = pc;
     this.lastCounters = null;
+    this.pendingCandidates = [];
     pc.addEventListener("icecandidate", (ev) => {
       if (gen !== this.generation) return;
       const c = ev.candidate;
