@@ -97,6 +97,27 @@ type testClient struct {
 	videoTx  *webrtc.RTPSender
 	muted    sync.Map // track ID → bool (stop sending)
 	levelExt uint8
+	negMu    sync.Mutex // pion's description setters must not run concurrently
+}
+
+// renegotiate offers the client's current tracks (after the router's offers settled).
+func (c *testClient) renegotiate(t *testing.T) {
+	t.Helper()
+	waitFor(t, 5*time.Second, "stable signaling", func() bool {
+		c.negMu.Lock()
+		defer c.negMu.Unlock()
+		return c.pc.SignalingState() == webrtc.SignalingStateStable
+	})
+	c.negMu.Lock()
+	defer c.negMu.Unlock()
+	offer, err := c.pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	c.sendMsg(api.SigTypeOffer, api.SigSDP{SDP: offer.SDP, Type: "offer"})
 }
 
 type clientOpts struct {
@@ -136,10 +157,10 @@ func connectWS(t *testing.T, e *testEnv, tok string) *testClient {
 }
 
 func (c *testClient) close() {
+	c.stop() // first, so the read loop takes errors from here on as teardown
 	if c.pc != nil {
 		_ = c.pc.Close()
 	}
-	c.stop()
 	_ = c.ws.CloseNow()
 }
 
@@ -322,6 +343,17 @@ func (c *testClient) readLoop() {
 			c.t.Errorf("%s: router sent undecodable %q: %v", c.id, b, err)
 			return
 		}
+		c.negMu.Lock()
+		c.handleMsg(m)
+		c.negMu.Unlock()
+	}
+}
+
+func (c *testClient) handleMsg(m api.SigMessage) {
+	if c.ctx.Err() != nil {
+		return // tearing down
+	}
+	{
 		switch m.Type {
 		case api.SigTypeAnswer:
 			sd, err := api.DecodeSigSDP(m)
@@ -345,7 +377,7 @@ func (c *testClient) readLoop() {
 			}
 			if err != nil {
 				c.t.Errorf("%s: router offer: %v", c.id, err)
-				continue
+				return
 			}
 			c.mu.Lock()
 			c.offers++

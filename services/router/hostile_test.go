@@ -114,16 +114,8 @@ func TestHostileParticipantIsCutOffOthersKeepFlowing(t *testing.T) {
 		if _, err := h.pc.AddTrack(garbage); err != nil {
 			t.Fatal(err)
 		}
-		offer, err := h.pc.CreateOffer(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Wait for the router's own offers to settle before offering (the router wins no glare here).
 		waitFor(t, 5*time.Second, "mallory connected", func() bool { return h.pc.ConnectionState() == webrtc.PeerConnectionStateConnected })
-		if err := h.pc.SetLocalDescription(offer); err != nil {
-			t.Fatal(err)
-		}
-		h.sendMsg(api.SigTypeOffer, api.SigSDP{SDP: offer.SDP, Type: "offer"})
+		h.renegotiate(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		// Truncated VP8 descriptors (X bit without its byte), empty payloads, at full speed.
