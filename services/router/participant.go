@@ -52,6 +52,10 @@ type participant struct {
 	offerAt      time.Time
 	needNeg      bool
 	pendingCands []webrtc.ICECandidateInit
+	// deferred holds publications to forward once the client's first offer is answered:
+	// sendonly transceivers added before that offer would be matched to the client's own
+	// m-lines and swallow its media.
+	deferred []*publication
 
 	mu        sync.Mutex
 	pubs      map[string]*publication     // by track ID
@@ -215,7 +219,17 @@ func (p *participant) handle(m clientMsg) error {
 	case api.SigTypeJoin:
 		return errors.New("already joined")
 	case api.SigTypeOffer:
-		return p.onOffer(m.SDP.SDP)
+		if err := p.onOffer(m.SDP.SDP); err != nil {
+			return err
+		}
+		p.negMu.Lock()
+		deferred := p.deferred
+		p.deferred = nil
+		p.negMu.Unlock()
+		for _, pub := range deferred {
+			p.subscribe(pub)
+		}
+		return nil
 	case api.SigTypeAnswer:
 		return p.onAnswer(m.SDP.SDP)
 	case api.SigTypeCandidate:
@@ -433,6 +447,13 @@ func (p *participant) subscribe(pub *publication) {
 	if !p.subs {
 		return
 	}
+	p.negMu.Lock()
+	if !p.ready {
+		p.deferred = append(p.deferred, pub)
+		p.negMu.Unlock()
+		return
+	}
+	p.negMu.Unlock()
 	p.mu.Lock()
 	if p.closed || p.fwds[pub] != nil {
 		p.mu.Unlock()
@@ -444,12 +465,15 @@ func (p *participant) subscribe(pub *publication) {
 		p.log.Warn("subscribe", "track", pub.id, "err", err)
 		return
 	}
-	sender, err := p.pc.AddTrack(track)
+	// A fresh sendonly m-line per forwarded track: AddTrack would reuse a free transceiver of
+	// the subscriber's own publishing m-lines, whose media never reaches it.
+	tr, err := p.pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	if err != nil {
 		p.mu.Unlock()
 		p.log.Warn("subscribe", "track", pub.id, "err", err)
 		return
 	}
+	sender := tr.Sender()
 	now := p.sfu.now()
 	f := newForwarder(pub, p, track, sender, pub.lowestLayer(now))
 	p.fwds[pub] = f
