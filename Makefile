@@ -8,7 +8,7 @@ LDFLAGS := -X main.Version=$(VERSION)
 # Every package except the fuzz-only seeds runs under the race detector.
 TEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: all deps build run test test-short lint fuzz clean
+.PHONY: all deps build run test test-short lint fuzz bench clean
 
 all: build
 
@@ -55,6 +55,12 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+## bench: the router's CPU per forwarded packet and added latency against a peer-to-peer
+## baseline measured in the same run (test/bench), for an audio-heavy and a video-heavy meeting.
+BENCHTIME ?= 1x
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./test/bench/
 
 clean:
 	rm -rf out
