@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -30,6 +32,7 @@ import (
 
 	"github.com/stoa-rooms/stoa/services/api"
 	"github.com/stoa-rooms/stoa/services/api/rtcclient"
+	"github.com/stoa-rooms/stoa/services/manager"
 	"github.com/stoa-rooms/stoa/test/browser"
 	testmedia "github.com/stoa-rooms/stoa/test/media"
 	"github.com/stoa-rooms/stoa/test/participant"
@@ -454,4 +457,74 @@ func TestConferenceThreeGoOneChromium(t *testing.T) {
 		}
 	})
 	browser.RequireNoErrors(t, chrome.ctx)
+}
+
+// TestConferenceAdmission starts stoa-server with a manager licence key and a signed 1-seat
+// licence file in the manager's data directory: the first join takes the seat, the next is
+// refused with 403 licence.full and the manager's words; a meeting with a PIN refuses a wrong
+// PIN with 403 meeting.pin (checked before any seat is counted, full or not).
+func TestConferenceAdmission(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	lic, err := manager.SignLicence(manager.Licence{Licensee: "Stoa e2e", Seats: 1, NotAfter: time.Now().Add(time.Hour)}, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(data, "manager"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "manager", manager.LicenceFile), lic, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(t.TempDir(), "stoa.json")
+	cfg := fmt.Sprintf(`{"manager": {"licence_key": %q}}`, base64.StdEncoding.EncodeToString(pub))
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stack := stoatest.Start(t, stoatest.Options{DataDir: data, Args: []string{"--config", cfgPath}})
+	admin := stack.Login(t)
+
+	const user, pw = "visitor", "correct horse battery staple"
+	if status, body, err := admin.Do(http.MethodPost, "/api/v1/users", api.NewUser{Name: user, Role: "user", Password: pw}, "", nil); err != nil || status >= 300 {
+		t.Fatalf("create user: %d %v %s", status, err, body)
+	}
+	visitor := stoatest.LoginAs(t, stack.PortalURL, stack.Client(), user, pw)
+	open := cfCreateMeeting(t, admin, "Open", "")
+	locked := cfCreateMeeting(t, admin, "Locked", "4711")
+
+	// The wrong PIN is refused before the manager is asked, so this holds no seat.
+	t.Run("wrong PIN before the licence fills", func(t *testing.T) {
+		status, _, ae, err := cfJoin(visitor, locked.ID, "Visitor", "0000")
+		if err != nil || status != http.StatusForbidden || ae.Code != "meeting.pin" {
+			t.Fatalf("join with a wrong PIN: %d %v %+v, want 403 meeting.pin", status, err, ae)
+		}
+	})
+	first := cfWaitRouter(t, admin, open.ID) // the one licensed seat
+	if first.Token == "" || first.ParticipantID == "" {
+		t.Fatalf("first join answered %+v", first)
+	}
+
+	tests := []struct {
+		name, meeting, pin string
+		sess               *stoatest.Session
+		code, message      string
+	}{
+		{"second participant in the same meeting", open.ID, "", admin, "licence.full", "The 1 licensed seat is in use"},
+		{"right PIN, but no seat left", locked.ID, "4711", visitor, "licence.full", "The 1 licensed seat is in use"},
+		{"wrong PIN while full", locked.ID, "1234", visitor, "meeting.pin", "wrong meeting PIN"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			status, jr, ae, err := cfJoin(tc.sess, tc.meeting, "Second", tc.pin)
+			if err != nil || status != http.StatusForbidden || ae.Code != tc.code {
+				t.Fatalf("join: %d %v %+v (token %q), want 403 %s", status, err, ae, jr.Token, tc.code)
+			}
+			if !strings.Contains(ae.Message, tc.message) {
+				t.Errorf("message %q, want it to say %q", ae.Message, tc.message)
+			}
+		})
+	}
 }
