@@ -57,7 +57,11 @@ func (s *SFU) newAPI(onEstimator func(cc.BandwidthEstimator)) (*webrtc.API, erro
 	factory := s.opts.NewEstimator
 	if factory == nil {
 		factory = func() (cc.BandwidthEstimator, error) {
-			return gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(1_000_000), gcc.SendSideBWEMinBitrate(100_000), gcc.SendSideBWEMaxBitrate(20_000_000))
+			// No pacer: an SFU forwards what publishers already paced; GCC's leaky bucket with
+			// an unbounded queue delayed video by ~0.5 s and growing while the estimate ramped
+			// up (test/bench video-heavy). The estimate still drives each subscriber's layer.
+			return gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(1_000_000), gcc.SendSideBWEMinBitrate(100_000),
+				gcc.SendSideBWEMaxBitrate(20_000_000), gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
 		}
 	}
 	ccf, err := cc.NewInterceptor(factory)
