@@ -42,6 +42,7 @@ type participant struct {
 
 	estMu     sync.Mutex
 	estimator cc.BandwidthEstimator
+	probes    layerProbes // upward simulcast layer probes (probe.go)
 
 	// Negotiation: the client's first offer is answered; afterwards the router offers
 	// whenever its tracks change and the client answers. A client offer racing a router
@@ -618,10 +619,11 @@ func (p *participant) adaptLayers(now time.Time) {
 	}
 	p.mu.Unlock()
 	est, ok := p.estimate()
+	p.probes.keep(fwds)
 	for _, f := range fwds {
 		if f.pub.simulcast && ok {
 			budget := VideoBudget(est, audio, video)
-			target := ChooseLayer(budget, f.pub.layerRates(now), f.targetRID())
+			target := p.probes.choose(f, budget, f.pub.layerRates(now), f.targetRID(), now)
 			if f.setTarget(target, now) {
 				p.log.Debug("layer switch", "track", f.pub.id, "publisher", f.pub.owner.id, "layer", target, "budget", budget)
 				f.pub.requestKeyframe(target, now) // PLI on layer switch
