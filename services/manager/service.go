@@ -201,15 +201,26 @@ func (s *Service) liveRoutersLocked(now time.Time) []*routerState {
 	return live
 }
 
-// expireLocked frees the seats of participants no router reported within the lease timeout,
-// and forgets the placement of meetings nobody holds a seat in (a router still hosting one
-// places it again with its next heartbeat).
+// expireLocked frees the seats of participants no router reported within the lease timeout
+// and of participants whose router is dead, and forgets the placement of meetings nobody holds
+// a seat in (a router still hosting one places it again with its next heartbeat).
+//
+// A dead router's seats go at once, not after the lease: its participants cannot be connected
+// to it, and every one of them rejoins (under a new participant ID) as soon as signaling drops,
+// so holding their old seats for the lease would count each person twice and, with
+// retries during the seconds before the router is declared dead, fill the licence and lock the
+// meeting out of its own failover.
 func (s *Service) expireLocked(now time.Time) {
 	occupied := map[string]bool{}
 	for k, st := range s.seats {
 		if now.Sub(st.lastSeen) >= s.opts.LeaseTimeout {
 			delete(s.seats, k)
 			s.opts.Log.Info("seat lease expired", "meeting", k.meeting, "participant", k.participant, "router", st.router)
+			continue
+		}
+		if r := s.routers[st.router]; r != nil && !s.aliveLocked(r, now) {
+			delete(s.seats, k)
+			s.opts.Log.Info("seat freed: its router is dead", "meeting", k.meeting, "participant", k.participant, "router", st.router)
 			continue
 		}
 		occupied[k.meeting] = true

@@ -182,8 +182,48 @@ func TestDeadRouterReplaced(t *testing.T) {
 	if _, err := s.Admit(api.AdmitRequest{Meeting: "m", Participant: "c", Kind: "user"}); !errors.Is(err, ErrRouterUnavailable) {
 		t.Fatalf("no router alive: err = %v", err)
 	}
-	if len(s.Presence()) != 2 {
-		t.Fatalf("a refused admission took a seat: %+v", s.Presence())
+	// Nobody can be connected to a dead router: every seat went with it, and the refused
+	// admission took none.
+	if p := s.Presence(); len(p) != 0 {
+		t.Fatalf("seats held with every router dead: %+v", p)
+	}
+}
+
+// TestDeadRouterFreesSeats: when the router under a full meeting dies, its participants
+// rejoin under new participant IDs (retrying while the router is not yet declared dead); the
+// seats on the dead router go with it, so the rejoins fit the licence at once instead of after
+// the 30 s lease.
+func TestDeadRouterFreesSeats(t *testing.T) {
+	s, c := newService(t, 3)
+	beat(s, 1, 0, nil)
+	beat(s, 2, 0, nil)
+	for _, p := range []string{"a", "b", "c"} {
+		if got := admit(t, s, "m", p).RouterID; got != rid(1) {
+			t.Fatalf("%s placed on %s, want router 1", p, got)
+		}
+	}
+	beat(s, 1, 3, map[string][]string{"m": {"a", "b", "c"}})
+	// Router 1 dies. Within its timeout the rejoins find the licence full.
+	c.Advance(time.Second)
+	beat(s, 2, 0, nil)
+	if _, err := s.Admit(api.AdmitRequest{Meeting: "m", Participant: "a2", Kind: "user"}); !errors.Is(err, ErrLicenceFull) {
+		t.Fatalf("rejoin while router 1 still counts as alive: err = %v, want licence full", err)
+	}
+	c.Advance(2 * time.Second) // router 1 silent 3 s: dead
+	beat(s, 2, 0, nil)
+	for _, p := range []string{"a2", "b2", "c2"} {
+		if got := admit(t, s, "m", p).RouterID; got != rid(2) {
+			t.Fatalf("rejoin %s placed on %s, want the surviving router 2", p, got)
+		}
+	}
+	p := s.Presence()
+	if len(p) != 3 {
+		t.Fatalf("presence after failover = %+v, want the 3 rejoined participants", p)
+	}
+	for _, e := range p {
+		if e.RouterID != rid(2) || !strings.HasSuffix(e.Participant, "2") {
+			t.Fatalf("presence after failover = %+v", p)
+		}
 	}
 }
 
