@@ -35,6 +35,9 @@ func TestTURNOnly(t *testing.T) {
 	sess := stack.Login(t)
 	conf := cfPortalTLS(t, stack, sess)
 	m := cfCreateMeeting(t, sess, "Relay only", "")
+	// The manager hands out TURN servers once the proxy has reported to it; the router may
+	// register first.
+	cfWaitLog(t, stack, "proxy registered")
 	probe := cfWaitRouter(t, sess, m.ID)
 
 	var turnURLs []string
@@ -159,4 +162,16 @@ func cfChromeSelectedPair(t *testing.T, b *meetingBrowser) chromePair {
 		t.Fatalf("Chromium has no connected peer connection with a selected pair (console: %v)", browser.Console(b.ctx))
 	}
 	return p
+}
+
+// cfWaitLog waits until the stack's log has a line containing msg.
+func cfWaitLog(t *testing.T, stack *stoatest.Stack, msg string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(stack.Stdout.String(), msg) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stoa-server never logged %q:\n%s", msg, stack.Stdout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
