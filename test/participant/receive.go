@@ -35,6 +35,13 @@ type RemoteReport struct {
 	// Widths counts decoded frames per picture width: which simulcast layer arrived.
 	Widths       map[int]int
 	AudioPackets int
+	// VideoPackets counts video RTP packets. VideoSeq is the highest video RTP sequence number
+	// seen, extended past wraps (RFC 3550 appendix A.1), so it keeps growing while video flows
+	// even when no frame decodes (a browser's delta frames); SeqBackwards counts packets older
+	// than the highest (reordered or retransmitted).
+	VideoPackets int
+	VideoSeq     uint64
+	SeqBackwards int
 	First, Last  time.Time
 }
 
@@ -124,11 +131,22 @@ func (p *Participant) onTrack(tr *webrtc.TrackRemote, participant string) {
 	defer close(frames)
 	go p.decodeLoop(participant, frames)
 	sb := samplebuilder.New(256, &codecs.VP8Packet{}, 90000)
+	var seq seqExtender
 	for {
 		pkt, _, err := tr.ReadRTP()
 		if err != nil {
 			return
 		}
+		ext, forward := seq.next(pkt.SequenceNumber)
+		p.mu.Lock()
+		rr := p.entry(participant)
+		rr.VideoPackets++
+		if forward {
+			rr.VideoSeq = max(rr.VideoSeq, ext)
+		} else {
+			rr.SeqBackwards++
+		}
+		p.mu.Unlock()
 		sb.Push(pkt)
 		for s := sb.Pop(); s != nil; s = sb.Pop() {
 			p.offer(participant, frames, s)
@@ -191,4 +209,26 @@ func decode(data []byte) (n, width int, ok bool) {
 	}
 	n, ok = testmedia.ReadPattern(img)
 	return n, img.Bounds().Dx(), ok
+}
+
+// seqExtender extends 16-bit RTP sequence numbers across wraps (RFC 3550 appendix A.1).
+type seqExtender struct {
+	started bool
+	highest uint64
+}
+
+// next returns seq extended relative to the highest seen so far, and whether it is newer.
+func (e *seqExtender) next(seq uint16) (ext uint64, forward bool) {
+	if !e.started {
+		// Start one cycle up so that a packet from just before the first can be extended too.
+		e.started, e.highest = true, 1<<16|uint64(seq)
+		return e.highest, true
+	}
+	d := int16(seq - uint16(e.highest))
+	ext = uint64(int64(e.highest) + int64(d))
+	if d <= 0 {
+		return ext, false
+	}
+	e.highest = ext
+	return ext, true
 }
