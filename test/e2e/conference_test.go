@@ -313,6 +313,16 @@ func cfWaitFrom(ctx context.Context, t *testing.T, p *participant.Participant, i
 	}
 }
 
+// cfSeqAdvanced asserts that video RTP kept arriving between two reports of one remote: more
+// packets, and a higher (extended) sequence number.
+func cfSeqAdvanced(t *testing.T, what string, before, after participant.RemoteReport) {
+	t.Helper()
+	if after.VideoPackets <= before.VideoPackets || after.VideoSeq <= before.VideoSeq {
+		t.Errorf("%s: video RTP did not advance: packets %d→%d, highest sequence number %d→%d",
+			what, before.VideoPackets, after.VideoPackets, before.VideoSeq, after.VideoSeq)
+	}
+}
+
 // cfCheckAdvancing asserts that frame numbers in frames only move forward (modulo the loop).
 func cfCheckAdvancing(t *testing.T, what string, frames []int, loop int) {
 	t.Helper()
@@ -420,6 +430,7 @@ func TestConferenceThreeGoOneChromium(t *testing.T) {
 				}
 				// More frames and audio arrive after the first check: media keeps flowing.
 				rr := cfWaitFrom(ctx, t, p, o.ID(), before[p.ID()].Remote[o.ID()].Decoded+5, before[p.ID()].Remote[o.ID()].AudioPackets+25)
+				cfSeqAdvanced(t, p.ID()+" from "+o.ID(), before[p.ID()].Remote[o.ID()], rr)
 				if rr.Backwards != 0 {
 					t.Errorf("%s saw %s's frame numbers go backwards %d times: %v", p.ID(), o.ID(), rr.Backwards, rr.Frames)
 				}
@@ -445,6 +456,7 @@ func TestConferenceThreeGoOneChromium(t *testing.T) {
 		for _, p := range gos {
 			first := cfWaitFrom(ctx, t, p, chromeID, 3, 50)
 			rr := cfWaitFrom(ctx, t, p, chromeID, first.Decoded+2, first.AudioPackets+25)
+			cfSeqAdvanced(t, p.ID()+" from Chromium", first, rr)
 			if rr.Backwards != 0 {
 				t.Errorf("%s saw Chromium's frame numbers go backwards %d times: %v", p.ID(), rr.Backwards, rr.Frames)
 			}
@@ -452,8 +464,8 @@ func TestConferenceThreeGoOneChromium(t *testing.T) {
 			if len(rr.Frames) >= 2 && rr.Frames[0] == rr.Frames[len(rr.Frames)-1] {
 				t.Errorf("%s: Chromium's frame number did not move: %v", p.ID(), rr.Frames)
 			}
-			t.Logf("%s from Chromium (%s): keyframes decoded %d, frame numbers %v, delta frames %d, widths %v, audio %d",
-				p.ID(), chromeID, rr.Decoded, rr.Frames, rr.Undecodable, rr.Widths, rr.AudioPackets)
+			t.Logf("%s from Chromium (%s): keyframes decoded %d, frame numbers %v, delta frames %d, widths %v, video packets %d (RTP seq %d→%d, %d late), audio %d",
+				p.ID(), chromeID, rr.Decoded, rr.Frames, rr.Undecodable, rr.Widths, rr.VideoPackets, first.VideoSeq, rr.VideoSeq, rr.SeqBackwards, rr.AudioPackets)
 		}
 	})
 	browser.RequireNoErrors(t, chrome.ctx)

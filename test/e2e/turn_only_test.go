@@ -71,8 +71,10 @@ func TestTURNOnly(t *testing.T) {
 		t.Logf("Chromium from Go: %+v, frame numbers on screen %v", st, seen)
 		first := cfWaitFrom(ctx, t, goer, chromeID, 3, 50)
 		rr := cfWaitFrom(ctx, t, goer, chromeID, first.Decoded+2, first.AudioPackets+25)
+		cfSeqAdvanced(t, "Go from Chromium", first, rr)
 		cfCheckAdvancing(t, "Go from Chromium", rr.Frames, loop)
-		t.Logf("Go from Chromium: keyframes %d, frame numbers %v, audio %d", rr.Decoded, rr.Frames, rr.AudioPackets)
+		t.Logf("Go from Chromium: keyframes %d, frame numbers %v, video packets %d (RTP seq %d→%d), audio %d",
+			rr.Decoded, rr.Frames, rr.VideoPackets, first.VideoSeq, rr.VideoSeq, rr.AudioPackets)
 	})
 
 	t.Run("the Go participant's selected pair is relay", func(t *testing.T) {
