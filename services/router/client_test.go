@@ -60,7 +60,7 @@ func (e *testEnv) token(t *testing.T, meeting, participant, router string) strin
 	tok, err := token.Sign(token.Claims{
 		Meeting: meeting, Participant: participant, Name: "Name " + participant, Kind: token.KindUser,
 		Perms: []string{token.PermPublish, token.PermSubscribe}, Router: router,
-		IssuedAt: now.Unix(), Expires: now.Add(time.Minute).Unix(), Nonce: participant + "-nonce",
+		IssuedAt: now.Unix(), Expires: now.Add(time.Minute).Unix(), Nonce: participant + "-" + rand.Text(), // one per join, as the portal mints
 	}, e.key)
 	if err != nil {
 		t.Fatal(err)

@@ -84,5 +84,9 @@ func (s *SFU) awaitJoin(ctx context.Context, sig *sigConn) (token.Claims, error)
 	if c.Router != s.opts.ID {
 		return token.Claims{}, fmt.Errorf("await join: token is for router %q, this is %q", truncate(c.Router, 64), s.opts.ID)
 	}
+	// Checked last, so a token for another router or a bad one does not burn a nonce.
+	if !s.used.use(c, s.now()) {
+		return token.Claims{}, errors.New("await join: token already used; join the meeting again")
+	}
 	return c, nil
 }

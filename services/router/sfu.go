@@ -45,6 +45,7 @@ type SFU struct {
 	log   *slog.Logger
 	now   func() time.Time
 	joins *ipLimiter
+	used  *usedTokens
 
 	mu     sync.Mutex
 	rooms  map[string]*room
@@ -80,7 +81,7 @@ func New(o Options) *SFU {
 	if o.ControlInterval <= 0 {
 		o.ControlInterval = 250 * time.Millisecond
 	}
-	return &SFU{opts: o, log: o.Log, now: o.Now, joins: newIPLimiter(o.JoinRate, o.JoinBurst), rooms: map[string]*room{}}
+	return &SFU{opts: o, log: o.Log, now: o.Now, joins: newIPLimiter(o.JoinRate, o.JoinBurst), used: newUsedTokens(maxUsedTokens), rooms: map[string]*room{}}
 }
 
 // Handler serves the signaling WebSocket (GET /rtc).
