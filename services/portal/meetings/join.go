@@ -26,6 +26,12 @@ func (s *Service) HandleJoin(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, r, err)
 		return
 	}
+	if !s.joins.allow(u.ID, s.now()) {
+		s.log().Warn("join rate limit hit", "user", u.Name)
+		w.Header().Set("Retry-After", "1")
+		s.writeErr(w, r, errorf(http.StatusTooManyRequests, "meeting.join_rate", "too many join attempts; try again in a moment"))
+		return
+	}
 	m, err := s.meeting(r)
 	if err != nil {
 		s.writeErr(w, r, err)

@@ -47,16 +47,21 @@ type Service struct {
 	// internal certificate and the internal CA roots.
 	ClientTLS *tls.Config
 	// PIN is the argon2id cost for meeting PINs (zero: password.Default).
-	PIN   password.Params
-	Now   func() time.Time
-	Log   *slog.Logger
-	Audit func(r *http.Request, action, detail string)
+	PIN password.Params
+	// JoinRate and JoinBurst limit join attempts per user (zero: DefaultJoinRate and
+	// DefaultJoinBurst); beyond them a join answers 429 meeting.join_rate.
+	JoinRate  float64
+	JoinBurst int
+	Now       func() time.Time
+	Log       *slog.Logger
+	Audit     func(r *http.Request, action, detail string)
 
 	once      sync.Once
 	client    *http.Client // to the manager
 	transport *http.Transport
 	pinMu     sync.Mutex
 	pinFails  map[string][]time.Time // meeting ID → recent wrong PIN times
+	joins     *joinLimiter
 }
 
 func (s *Service) init() {
@@ -65,6 +70,7 @@ func (s *Service) init() {
 			MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second}
 		s.client = &http.Client{Timeout: 10 * time.Second, Transport: s.transport}
 		s.pinFails = map[string][]time.Time{}
+		s.joins = newJoinLimiter(s.JoinRate, s.JoinBurst)
 	})
 }
 
