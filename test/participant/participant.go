@@ -69,7 +69,9 @@ func Join(ctx context.Context, opts Options) (*Participant, error) {
 	if err != nil {
 		return nil, fmt.Errorf("participant join: %w", err)
 	}
+	p.mu.Lock() // onTrack reads it under mu to name remotes
 	p.client = c
+	p.mu.Unlock()
 	var layers []*rtcclient.SimulcastLayer
 	for _, rid := range Rids {
 		l, err := rtcclient.NewSimulcastLayer(VideoTrackID, c.ID(), rid)

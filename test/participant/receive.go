@@ -43,6 +43,10 @@ type RemoteReport struct {
 	VideoSeq     uint64
 	SeqBackwards int
 	First, Last  time.Time
+	// FirstFrame and LastFrame are when the first and the latest frame were decoded.
+	FirstFrame, LastFrame time.Time
+	// Name is the remote's display name as signaled (stable across rejoins, unlike its ID).
+	Name string
 }
 
 // Report is a snapshot of everything received, by remote participant ID.
@@ -103,6 +107,13 @@ func (p *Participant) entry(id string) *RemoteReport {
 	if rr == nil {
 		rr = &RemoteReport{Widths: map[int]int{}}
 		p.remote[id] = rr
+	}
+	if rr.Name == "" && p.client != nil {
+		for _, sp := range p.client.Participants() {
+			if sp.ID == id {
+				rr.Name = sp.Name
+			}
+		}
 	}
 	now := p.opts.Now()
 	if rr.First.IsZero() {
@@ -179,6 +190,10 @@ func (p *Participant) decodeLoop(participant string, frames <-chan []byte) {
 		}
 		rr.Decoded++
 		rr.Widths[width]++
+		rr.LastFrame = rr.Last
+		if rr.FirstFrame.IsZero() {
+			rr.FirstFrame = rr.Last
+		}
 		if len(rr.Frames) < maxKeptFrames {
 			rr.Frames = append(rr.Frames, n)
 		}

@@ -29,6 +29,9 @@ type Options struct {
 	Role    string   // default "all"
 	DataDir string   // default t.TempDir(); reuse one to restart a stack on the same state
 	Args    []string // extra flags
+	// Wrap, when set, is a command prefix the server runs under (for example unshare(1) to
+	// give it a private /etc/hosts); it must exec the server so the PID stays the server's.
+	Wrap []string
 }
 
 // Stack is a running stoa-server.
@@ -104,7 +107,11 @@ func Start(t testing.TB, o Options) *Stack {
 		"--turn-udp-addr", "127.0.0.1:0", "--turn-tcp-addr", "127.0.0.1:0", "--turn-tls-addr", "127.0.0.1:0"}
 	args = append(append(args, o.Args...), o.Role)
 	_ = os.Remove(filepath.Join(o.DataDir, "addresses.json"))
-	s.cmd = exec.Command(bin, args...)
+	if len(o.Wrap) > 0 {
+		s.cmd = exec.Command(o.Wrap[0], append(append(o.Wrap[1:len(o.Wrap):len(o.Wrap)], bin), args...)...)
+	} else {
+		s.cmd = exec.Command(bin, args...)
+	}
 	s.cmd.Stdout = s.Stdout
 	s.cmd.Stderr = s.Stdout
 	if err := s.cmd.Start(); err != nil {
@@ -194,6 +201,25 @@ func (s *Stack) Stop(t testing.TB) {
 	case <-time.After(20 * time.Second):
 		_ = s.cmd.Process.Kill()
 		t.Errorf("stoa-server did not stop within 20s of SIGTERM")
+	}
+	s.cmd = nil
+}
+
+// Kill ends the process with SIGKILL (a crash: no clean shutdown, sockets reset by the
+// kernel) and waits for it to be gone.
+func (s *Stack) Kill(t testing.TB) {
+	t.Helper()
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	if err := s.cmd.Process.Kill(); err != nil {
+		t.Fatalf("kill stoa-server: %v", err)
+	}
+	select {
+	case err := <-s.done:
+		s.done <- err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("stoa-server still running 10s after SIGKILL")
 	}
 	s.cmd = nil
 }
