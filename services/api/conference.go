@@ -59,9 +59,11 @@ type ICEServer struct {
 }
 
 // RoomJoinRequest is POST /api/v1/room/join on the portal's internal mTLS listener: a paired
-// room asks to join a meeting; the answer is a MeetingJoinResponse.
+// room asks to join a meeting; the answer is a MeetingJoinResponse. MeetingID "" means the
+// room's default meeting (which needs no PIN); another meeting with a PIN needs PIN.
 type RoomJoinRequest struct {
 	MeetingID string `json:"meeting_id"`
+	PIN       string `json:"pin,omitempty"`
 }
 
 // --- Manager API (mTLS between components) ---

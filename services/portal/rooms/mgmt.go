@@ -17,6 +17,7 @@ func (s *Service) MgmtHandler() http.Handler {
 	mux.HandleFunc("POST /api/v1/room/poll", s.handlePoll)
 	mux.HandleFunc("POST /api/v1/room/renew", s.handleRenew)
 	mux.HandleFunc("POST /api/v1/room/unpair", s.handleRoomUnpair)
+	mux.HandleFunc("POST /api/v1/room/join", s.handleJoin)
 	return mux
 }
 

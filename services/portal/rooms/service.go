@@ -70,6 +70,8 @@ type Options struct {
 	// Audit records an admin's action on request r (auth.Manager.Audit).
 	Audit func(r *http.Request, action, detail string)
 	Rand  io.Reader
+	// Join admits a room into a meeting (POST /api/v1/room/join); nil: rooms cannot join.
+	Join JoinFunc
 
 	WaitTimeout, ExchangeTimeout, PollTimeout, PushWait time.Duration
 	MaxPending                                          int
@@ -95,6 +97,10 @@ type Service struct {
 	cmu   sync.Mutex // management connections and acknowledgements
 	conns map[string]*conn
 	acked chan struct{} // closed and replaced whenever a room reports
+
+	jmu       sync.Mutex             // join policy counters
+	joinTimes map[string][]time.Time // room ID → recent joins
+	joinPINs  map[string][]time.Time // meeting ID → recent wrong PINs from rooms
 
 	done      chan struct{}
 	closeOnce sync.Once
