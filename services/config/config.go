@@ -28,7 +28,7 @@ type Config struct {
 
 	Portal  Portal    `json:"portal"`
 	Manager Component `json:"manager"`
-	Router  Component `json:"router"`
+	Router  Router    `json:"router"`
 	Proxy   Proxy     `json:"proxy"`
 }
 
@@ -92,6 +92,60 @@ type Proxy struct {
 	MaxAllocationsPerUser int `json:"max_allocations_per_user"`
 }
 
+// Router configures the router (SFU): its component settings plus where it gathers ICE
+// candidates. Every default is loopback only, so development and tests never gather on other
+// interfaces; a production router names its interfaces.
+type Router struct {
+	Component
+	// ICEInterfaces are the network interfaces (names) media candidates are gathered on;
+	// empty means loopback only.
+	ICEInterfaces []string `json:"ice_interfaces"`
+	// PublicIPs (IPv4) replace the host candidates' addresses: 1:1 NAT, e.g. a cloud VM
+	// whose public address is on no interface.
+	PublicIPs []string `json:"public_ips"`
+	// UDPPortMin and UDPPortMax bound the ephemeral UDP ports of media; 0 and 0 mean any.
+	UDPPortMin int `json:"udp_port_min"`
+	UDPPortMax int `json:"udp_port_max"`
+	// UDPMuxPort carries all media over this single UDP port (one firewall rule); 0 is off.
+	// Exclusive with the port range.
+	UDPMuxPort int `json:"udp_mux_port"`
+}
+
+// validateRouterICE checks the router's ICE settings.
+func validateRouterICE(r Router) error {
+	for _, name := range r.ICEInterfaces {
+		if !validInterfaceName(name) {
+			return fmt.Errorf("config: router.ice_interfaces: %q is not a valid interface name (1..15 printable bytes, no '/', ':' or spaces)", name)
+		}
+	}
+	for _, s := range r.PublicIPs {
+		ip := net.ParseIP(s)
+		switch {
+		case ip == nil:
+			return fmt.Errorf("config: router.public_ips: %q is not an IP address", s)
+		case ip.IsLoopback() || ip.IsUnspecified():
+			return fmt.Errorf("config: router.public_ips: %q is loopback or unspecified, not an address users can reach", s)
+		case ip.To4() == nil:
+			return fmt.Errorf("config: router.public_ips: %q is not IPv4 (the router gathers over UDP/IPv4)", s)
+		}
+	}
+	for _, p := range []struct {
+		name string
+		v    int
+	}{{"udp_port_min", r.UDPPortMin}, {"udp_port_max", r.UDPPortMax}, {"udp_mux_port", r.UDPMuxPort}} {
+		if p.v < 0 || p.v > 65535 {
+			return fmt.Errorf("config: router.%s %d is not a port (0..65535)", p.name, p.v)
+		}
+	}
+	if (r.UDPPortMin == 0) != (r.UDPPortMax == 0) || r.UDPPortMin > r.UDPPortMax {
+		return fmt.Errorf("config: router.udp_port_min %d and udp_port_max %d: set both (min <= max) or neither", r.UDPPortMin, r.UDPPortMax)
+	}
+	if r.UDPMuxPort != 0 && r.UDPPortMin != 0 {
+		return errors.New("config: router.udp_mux_port and udp_port_min/max are exclusive: the mux uses one port")
+	}
+	return nil
+}
+
 // Duration is a time.Duration that decodes from a Go duration string ("15m").
 type Duration struct{ time.Duration }
 
@@ -152,7 +206,7 @@ func Default() Config {
 			LoginLockout:     Duration{15 * time.Minute},
 		},
 		Manager: Component{FQDN: "localhost", Addr: "127.0.0.1:8444"},
-		Router:  Component{FQDN: "localhost", Addr: "127.0.0.1:8445"},
+		Router:  Router{Component: Component{FQDN: "localhost", Addr: "127.0.0.1:8445"}},
 		Proxy: Proxy{Component: Component{FQDN: "localhost", Addr: "127.0.0.1:8446"},
 			TURNUDPAddr: "127.0.0.1:3478", TURNTCPAddr: "127.0.0.1:3478", TURNTLSAddr: "127.0.0.1:5349",
 			RelayIP: "127.0.0.1", MaxAllocationsPerUser: 10},
@@ -226,7 +280,7 @@ func (c Config) Validate() error {
 	for _, k := range []struct {
 		name string
 		c    Component
-	}{{"manager", c.Manager}, {"router", c.Router}, {"proxy", c.Proxy.Component}} {
+	}{{"manager", c.Manager}, {"router", c.Router.Component}, {"proxy", c.Proxy.Component}} {
 		if c.Role != k.name && c.Role != "all" {
 			continue
 		}
@@ -240,6 +294,11 @@ func (c Config) Validate() error {
 			return fmt.Errorf("config: %s.portal_url is empty: a component must know its portal", k.name)
 		}
 		if err := validateLicenceKey(k.name, k.c.LicenceKey); err != nil {
+			return err
+		}
+	}
+	if c.Role == "router" || c.Role == "all" {
+		if err := validateRouterICE(c.Router); err != nil {
 			return err
 		}
 	}
@@ -270,8 +329,7 @@ func validateLicenceKey(kind, key string) error {
 	return nil
 }
 
-// validateAnnounce checks the DNS-SD settings. Interface names follow Linux's rules
-// (dev_valid_name): 1..15 bytes, not "." or "..", no '/', ':' or whitespace.
+// validateAnnounce checks the DNS-SD settings.
 func validateAnnounce(p Portal) error {
 	name := p.AnnounceInterface
 	if name == "" {
@@ -280,12 +338,22 @@ func validateAnnounce(p Portal) error {
 	if !p.Announce {
 		return fmt.Errorf("config: portal.announce_interface %q is set but portal.announce is false", name)
 	}
-	bad := len(name) > 15 || name == "." || name == ".." || strings.ContainsAny(name, "/:")
-	for _, r := range name {
-		bad = bad || r < 0x21 || r > 0x7e // printable ASCII, no spaces
-	}
-	if bad {
+	if !validInterfaceName(name) {
 		return fmt.Errorf("config: portal.announce_interface %q is not a valid interface name (1..15 printable bytes, no '/', ':' or spaces)", name)
 	}
 	return nil
+}
+
+// validInterfaceName follows Linux's rules (dev_valid_name): 1..15 bytes, not "." or "..",
+// no '/', ':' or whitespace (printable ASCII here).
+func validInterfaceName(name string) bool {
+	if name == "" || len(name) > 15 || name == "." || name == ".." || strings.ContainsAny(name, "/:") {
+		return false
+	}
+	for _, r := range name {
+		if r < 0x21 || r > 0x7e {
+			return false
+		}
+	}
+	return true
 }

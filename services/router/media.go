@@ -85,20 +85,27 @@ func (s *SFU) newAPI(onEstimator func(cc.BandwidthEstimator)) (*webrtc.API, erro
 	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
 		return nil, fmt.Errorf("twcc feedback: %w", err)
 	}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(s.settingEngine())), nil
+	se, err := s.settingEngine()
+	if err != nil {
+		return nil, err
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se)), nil
 }
 
 // settingEngine is the router's ICE/DTLS policy: loopback interfaces only and no mDNS (the
-// development network rule; production adjusts the filter through Options.SettingEngine),
-// and DTLS-SRTP preferring AES-128-GCM (RFC 7714) over AES-CM + HMAC-SHA1.
-func (s *SFU) settingEngine() webrtc.SettingEngine {
+// development network rule; production widens it through Options.ICE), and DTLS-SRTP
+// preferring AES-128-GCM (RFC 7714) over AES-CM + HMAC-SHA1.
+func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
 	var se webrtc.SettingEngine
 	LoopbackOnly(&se)
+	if err := s.opts.ICE.apply(&se); err != nil {
+		return se, err
+	}
 	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
 	if s.opts.SettingEngine != nil {
 		s.opts.SettingEngine(&se)
 	}
-	return se
+	return se, nil
 }
 
 // LoopbackOnly restricts an ICE agent to the loopback interface over UDP/IPv4 with no mDNS

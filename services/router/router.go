@@ -6,6 +6,7 @@ package router
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,16 +16,38 @@ import (
 	"github.com/stoa-rooms/stoa/services/httpserver"
 )
 
-// Run serves the router until ctx is cancelled.
+// RunOptions configure the router role beyond its component settings.
+type RunOptions struct {
+	// ICE is where media candidates are gathered; the zero value is loopback only.
+	ICE ICEOptions
+}
+
+// Run serves the router until ctx is cancelled, gathering ICE candidates on loopback only.
 func Run(ctx context.Context, cfg component.Config, ln net.Listener, log *slog.Logger) error {
+	return RunWith(ctx, cfg, RunOptions{}, ln, log)
+}
+
+// RunWith is Run with router options: the ICE network (and its UDP mux) is opened before the
+// component starts, so a bad interface or a taken mux port fails the start, not a call.
+func RunWith(ctx context.Context, cfg component.Config, o RunOptions, ln net.Listener, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	iceNet, err := OpenICE(o.ICE)
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("start router: %w", err)
+	}
+	defer iceNet.Close()
+	if len(o.ICE.Interfaces) > 0 || len(o.ICE.PublicIPs) > 0 || o.ICE.UDPMuxPort != 0 {
+		log.Info("router ICE network", "interfaces", o.ICE.Interfaces, "public_ips", o.ICE.PublicIPs,
+			"udp_port_min", o.ICE.UDPPortMin, "udp_port_max", o.ICE.UDPPortMax, "udp_mux", fmt.Sprint(iceNet.MuxAddrs()))
 	}
 	cfg.Kind = "router"
 	var sfu *SFU
 	ready := cfg.Ready
 	cfg.Ready = func(rt *component.Runtime) {
-		sfu = New(Options{ID: rt.ID(), TokenKey: rt.TokenKey, Now: cfg.Now, Log: log.With("role", "router")})
+		sfu = New(Options{ID: rt.ID(), TokenKey: rt.TokenKey, Now: cfg.Now, Log: log.With("role", "router"), ICE: iceNet})
 		hb := &heartbeater{sfu: sfu, selfURL: rt.URL, manager: rt.ManagerURL, client: rt.HTTPClient(3 * time.Second), interval: HeartbeatInterval, log: log}
 		go hb.loop(ctx)
 		if ready != nil {

@@ -25,6 +25,9 @@ type Options struct {
 	// (loopback-only interfaces, no mDNS, AES-GCM SRTP preferred), e.g. SetNet for pion vnet
 	// or a production interface filter.
 	SettingEngine func(*webrtc.SettingEngine)
+	// ICE widens where candidates are gathered (interfaces, public IPs, ports, a shared UDP
+	// mux); nil keeps loopback only. The caller opens it (OpenICE) and closes it after the SFU.
+	ICE *ICE
 	// NewEstimator makes the send-side bandwidth estimator of one subscriber's
 	// PeerConnection; nil means Google Congestion Control (pion/interceptor gcc).
 	NewEstimator func() (cc.BandwidthEstimator, error)

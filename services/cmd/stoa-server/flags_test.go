@@ -100,3 +100,55 @@ func TestParseAnnounceFlags(t *testing.T) {
 		})
 	}
 }
+
+func TestParseRouterICEFlags(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "router.json")
+	if err := os.WriteFile(file, []byte(`{"router": {"ice_interfaces": ["eth1"], "public_ips": ["203.0.113.7"], "udp_mux_port": 3479}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	type ice struct {
+		ifaces, ips       string // comma-joined
+		min, max, muxPort int
+	}
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		want    ice
+		wantErr string
+	}{
+		{name: "loopback only by default"},
+		{name: "flags", args: []string{"--ice-interfaces", "eth0, ens5", "--public-ips", "203.0.113.7,198.51.100.2", "--udp-port-min", "40000", "--udp-port-max", "40999"},
+			want: ice{ifaces: "eth0,ens5", ips: "203.0.113.7,198.51.100.2", min: 40000, max: 40999}},
+		{name: "mux flag", args: []string{"--ice-interfaces", "eth0", "--udp-mux-port", "3479"}, want: ice{ifaces: "eth0", muxPort: 3479}},
+		{name: "config file", args: []string{"--config", file}, want: ice{ifaces: "eth1", ips: "203.0.113.7", muxPort: 3479}},
+		{name: "flags reset the file to loopback, no mux", args: []string{"--config", file, "--ice-interfaces=", "--public-ips=", "--udp-mux-port=0"}},
+		{name: "flag overrides the file's interfaces", args: []string{"--config", file, "--ice-interfaces", "eth2"}, want: ice{ifaces: "eth2", ips: "203.0.113.7", muxPort: 3479}},
+		{name: "loopback public IP", args: []string{"--public-ips", "127.0.0.1"}, wantErr: "router.public_ips"},
+		{name: "public IP not an address", args: []string{"--public-ips", "stoa.example.com"}, wantErr: "not an IP address"},
+		{name: "bad interface", args: []string{"--ice-interfaces", "eth 0"}, wantErr: "router.ice_interfaces"},
+		{name: "half range", args: []string{"--udp-port-min", "40000"}, wantErr: "set both"},
+		{name: "mux with range", args: []string{"--config", file, "--udp-port-min", "40000", "--udp-port-max", "40010"}, wantErr: "exclusive"},
+		{name: "not checked for the portal role", args: []string{"--public-ips", "127.0.0.1", "portal"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := parseFlags(tc.args, func(string) string { return "" })
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := cfg.Router
+			if cfg.Role == "portal" {
+				return // accepted without looking at the router's settings
+			}
+			got := ice{strings.Join(r.ICEInterfaces, ","), strings.Join(r.PublicIPs, ","), r.UDPPortMin, r.UDPPortMax, r.UDPMuxPort}
+			if got != tc.want {
+				t.Fatalf("router ICE %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}

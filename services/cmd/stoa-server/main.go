@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/stoa-rooms/stoa/services/config"
@@ -52,6 +53,12 @@ func parseFlags(args []string, getenv func(string) string) (config.Config, error
 	fs.StringVar(&o.Proxy.TURNTLSAddr, "turn-tls-addr", "", "proxy TURN TLS listen address")
 	fs.StringVar(&o.Proxy.RelayIP, "turn-relay-ip", "", "IP address the proxy's TURN relays bind to")
 	fs.IntVar(&o.Proxy.MaxAllocationsPerUser, "turn-max-allocations", 0, "TURN allocations one participant may hold at once")
+	var iceInterfaces, publicIPs string
+	fs.StringVar(&iceInterfaces, "ice-interfaces", "", "router: comma-separated network interfaces to gather media candidates on (default: loopback only)")
+	fs.StringVar(&publicIPs, "public-ips", "", "router: comma-separated public IPv4 addresses for 1:1 NAT (replace host candidate addresses)")
+	fs.IntVar(&o.Router.UDPPortMin, "udp-port-min", 0, "router: lowest ephemeral UDP port for media (0: any)")
+	fs.IntVar(&o.Router.UDPPortMax, "udp-port-max", 0, "router: highest ephemeral UDP port for media (0: any)")
+	fs.IntVar(&o.Router.UDPMuxPort, "udp-mux-port", 0, "router: single UDP port carrying all media (0: off)")
 	announce := fs.Bool("announce", false, "announce the portal by DNS-SD (mDNS _stoa-portal._tcp) so rooms on the LAN find it")
 	fs.StringVar(&o.Portal.AnnounceInterface, "announce-interface", "", "network interface to announce on (default: the HTTPS listener's)")
 	var compFQDN, portalURL, joinToken, portalCA string
@@ -104,18 +111,42 @@ func parseFlags(args []string, getenv func(string) string) (config.Config, error
 	set(&cfg.Portal.AnnounceInterface, o.Portal.AnnounceInterface)
 	// A bool flag overrides the file only when given, so --announce=false can switch off a
 	// configured announcement and no flag leaves the file's choice alone.
+	// The router's ICE flags likewise override only when given, so --ice-interfaces= or
+	// --udp-mux-port=0 can switch a configured value back to the loopback/off default.
 	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "announce" {
+		switch f.Name {
+		case "announce":
 			cfg.Portal.Announce = *announce
+		case "ice-interfaces":
+			cfg.Router.ICEInterfaces = splitList(iceInterfaces)
+		case "public-ips":
+			cfg.Router.PublicIPs = splitList(publicIPs)
+		case "udp-port-min":
+			cfg.Router.UDPPortMin = o.Router.UDPPortMin
+		case "udp-port-max":
+			cfg.Router.UDPPortMax = o.Router.UDPPortMax
+		case "udp-mux-port":
+			cfg.Router.UDPMuxPort = o.Router.UDPMuxPort
 		}
 	})
-	for _, c := range []*config.Component{&cfg.Manager, &cfg.Router, &cfg.Proxy.Component} {
+	for _, c := range []*config.Component{&cfg.Manager, &cfg.Router.Component, &cfg.Proxy.Component} {
 		set(&c.FQDN, compFQDN)
 		set(&c.PortalURL, portalURL)
 		set(&c.JoinToken, joinToken)
 		set(&c.PortalCA, portalCA)
 	}
 	return cfg, cfg.Validate()
+}
+
+// splitList splits a comma-separated flag value, dropping blanks ("" is an empty list).
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func newLogger(level string) *slog.Logger {

@@ -104,6 +104,11 @@ func run(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 		return proxy.RunWith(ctx, cc, proxy.Options{TURN: proxy.TURNConfig{UDPAddr: pc.TURNUDPAddr, TCPAddr: pc.TURNTCPAddr,
 			TLSAddr: pc.TURNTLSAddr, RelayIP: pc.RelayIP, MaxAllocationsPerUser: pc.MaxAllocationsPerUser}}, ln, log)
 	}
+	rc := cfg.Router
+	runRouter := func(ctx context.Context, cc component.Config, ln net.Listener, log *slog.Logger) error {
+		return router.RunWith(ctx, cc, router.RunOptions{ICE: router.ICEOptions{Interfaces: rc.ICEInterfaces, PublicIPs: rc.PublicIPs,
+			UDPPortMin: uint16(rc.UDPPortMin), UDPPortMax: uint16(rc.UDPPortMax), UDPMuxPort: uint16(rc.UDPMuxPort)}}, ln, log) // ports validated 0..65535
+	}
 	roles := []struct {
 		name string
 		cfg  config.Component
@@ -111,7 +116,7 @@ func run(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 		addr *string
 	}{
 		{"manager", cfg.Manager, runManager, &addrs.Manager},
-		{"router", cfg.Router, router.Run, &addrs.Router},
+		{"router", cfg.Router.Component, runRouter, &addrs.Router},
 		{"proxy", cfg.Proxy.Component, runProxy, &addrs.Proxy},
 	}
 	for _, r := range roles {
