@@ -254,7 +254,7 @@ func TestBrowserMeetingTwoChromiums(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("joins still refused after 30 s: %d %v %s", status, err, body)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(1100 * time.Millisecond) // slower than the join rate limit refills (1/s)
 	}
 
 	t.Run("wrong PIN is refused with the portal's message", func(t *testing.T) {
