@@ -2,8 +2,10 @@ package router
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtp"
@@ -48,13 +50,44 @@ func (r *rewriter) apply(seq uint16, ts uint32, now time.Time) (uint16, uint32) 
 	return s, t
 }
 
+// boundTrack is a forwarded track that knows whether pion has bound it to the subscriber's
+// negotiated m-line. Before the subscriber's answer binds it, writes go nowhere: a key frame
+// forwarded then is lost and the subscriber would start on delta frames it cannot decode.
+type boundTrack struct {
+	*webrtc.TrackLocalStaticRTP
+	bound atomic.Bool
+}
+
+func newBoundTrack(c webrtc.RTPCodecCapability, id, streamID string) (*boundTrack, error) {
+	t, err := webrtc.NewTrackLocalStaticRTP(c, id, streamID)
+	if err != nil {
+		return nil, fmt.Errorf("new track: %w", err)
+	}
+	return &boundTrack{TrackLocalStaticRTP: t}, nil
+}
+
+// Bind is called by pion when the subscriber's answer is applied.
+func (b *boundTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	c, err := b.TrackLocalStaticRTP.Bind(ctx)
+	if err == nil {
+		b.bound.Store(true)
+	}
+	return c, err
+}
+
+// Unbind is called by pion when the sender stops.
+func (b *boundTrack) Unbind(ctx webrtc.TrackLocalContext) error {
+	b.bound.Store(false)
+	return b.TrackLocalStaticRTP.Unbind(ctx)
+}
+
 // forwarder sends one publication to one subscriber: it picks the simulcast layer, waits for
 // a key frame before starting or switching, and rewrites SSRC (done by the track binding),
 // sequence numbers and timestamps.
 type forwarder struct {
 	pub    *publication
 	sub    *participant
-	track  *webrtc.TrackLocalStaticRTP
+	track  *boundTrack
 	sender *webrtc.RTPSender
 
 	mu        sync.Mutex
@@ -71,7 +104,7 @@ type forwarder struct {
 	lastWrite time.Time
 }
 
-func newForwarder(pub *publication, sub *participant, track *webrtc.TrackLocalStaticRTP, sender *webrtc.RTPSender, target string) *forwarder {
+func newForwarder(pub *publication, sub *participant, track *boundTrack, sender *webrtc.RTPSender, target string) *forwarder {
 	return &forwarder{pub: pub, sub: sub, track: track, sender: sender, target: target, needKey: pub.kind == webrtc.RTPCodecTypeVideo, resync: true}
 }
 
@@ -80,7 +113,10 @@ func newForwarder(pub *publication, sub *participant, track *webrtc.TrackLocalSt
 func (f *forwarder) write(rid string, pkt *rtp.Packet, key bool, now time.Time) {
 	f.mu.Lock()
 	if rid == f.target && (rid != f.current || !f.started) {
-		if !f.needKeyframe() || key {
+		// The first packet must reach the subscriber: until its m-line is bound and DTLS is up,
+		// stay "waiting" (the control loop repeats the PLI) rather than start on a key frame
+		// that is silently dropped.
+		if (!f.needKeyframe() || key) && (f.started || f.writable()) {
 			if f.started && rid != f.current {
 				f.switches++
 			}
@@ -115,6 +151,16 @@ func (f *forwarder) write(rid string, pkt *rtp.Packet, key bool, now time.Time) 
 	if err := f.track.WriteRTP(&out); err != nil && !errors.Is(err, io.ErrClosedPipe) {
 		f.sub.log.Debug("forward rtp", "track", f.pub.id, "err", err)
 	}
+}
+
+// writable reports whether packets written now reach the subscriber: the track is bound
+// and the DTLS transport (hence SRTP) is up.
+func (f *forwarder) writable() bool {
+	if !f.track.bound.Load() {
+		return false
+	}
+	tr := f.sender.Transport()
+	return tr != nil && tr.State() == webrtc.DTLSTransportStateConnected
 }
 
 func (f *forwarder) targetRID() string {

@@ -460,7 +460,7 @@ func (p *participant) subscribe(pub *publication) {
 		p.mu.Unlock()
 		return
 	}
-	track, err := webrtc.NewTrackLocalStaticRTP(pub.codec, pub.id, pub.owner.id)
+	track, err := newBoundTrack(pub.codec, pub.id, pub.owner.id)
 	if err != nil {
 		p.mu.Unlock()
 		p.log.Warn("subscribe", "track", pub.id, "err", err)
