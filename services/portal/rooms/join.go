@@ -77,14 +77,9 @@ func (s *Service) handleJoin(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, r, err)
 		return
 	}
-	b, err := readBody(w, r)
+	req, err := decodeRequest(w, r, DecodeRoomJoin)
 	if err != nil {
 		s.writeErr(w, r, err)
-		return
-	}
-	req, err := DecodeRoomJoin(b)
-	if err != nil {
-		s.writeErr(w, r, errorf(http.StatusBadRequest, "request.invalid", "%v", err))
 		return
 	}
 	if s.o.Join == nil {

@@ -74,14 +74,9 @@ func (s *Service) handlePoll(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, r, err)
 		return
 	}
-	b, err := readBody(w, r)
+	st, err := decodeRequest(w, r, DecodeRoomStatus)
 	if err != nil {
 		s.writeErr(w, r, err)
-		return
-	}
-	st, err := DecodeRoomStatus(b)
-	if err != nil {
-		s.writeErr(w, r, errorf(http.StatusBadRequest, "request.invalid", "%v", err))
 		return
 	}
 	ctx := r.Context()
@@ -152,14 +147,9 @@ func (s *Service) handleRenew(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, r, err)
 		return
 	}
-	b, err := readBody(w, r)
+	req, err := decodeRequest(w, r, DecodeRenewRequest)
 	if err != nil {
 		s.writeErr(w, r, err)
-		return
-	}
-	req, err := DecodeRenewRequest(b)
-	if err != nil {
-		s.writeErr(w, r, errorf(http.StatusBadRequest, "request.invalid", "%v", err))
 		return
 	}
 	csr, err := parseCSR(req.CSRPEM)

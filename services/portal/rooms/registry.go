@@ -144,14 +144,9 @@ func (s *Service) HandleRename(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, r, err)
 		return
 	}
-	b, err := readBody(w, r)
+	req, err := decodeRequest(w, r, DecodeRename)
 	if err != nil {
 		s.writeErr(w, r, err)
-		return
-	}
-	req, err := DecodeRename(b)
-	if err != nil {
-		s.writeErr(w, r, errorf(http.StatusBadRequest, "request.invalid", "%v", err))
 		return
 	}
 	if err := s.o.Store.RenameRoom(r.Context(), room.ID, req.Name); err != nil {
@@ -193,14 +188,9 @@ func (s *Service) unpair(ctx context.Context, id string) error {
 // HandlePush is POST /api/v1/rooms/push: re-push the current bundle to one room or all, wait a
 // little for acknowledgements and report per room.
 func (s *Service) HandlePush(w http.ResponseWriter, r *http.Request) {
-	b, err := readBody(w, r)
+	req, err := decodeRequest(w, r, DecodePushRequest)
 	if err != nil {
 		s.writeErr(w, r, err)
-		return
-	}
-	req, err := DecodePushRequest(b)
-	if err != nil {
-		s.writeErr(w, r, errorf(http.StatusBadRequest, "request.invalid", "%v", err))
 		return
 	}
 	var ids map[string]bool

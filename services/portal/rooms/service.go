@@ -256,6 +256,21 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
+// decodeRequest reads r's body (bounded) and decodes it with decode; its errors are ready for
+// writeErr (413 for an oversized body, 400 request.invalid for one that does not decode).
+func decodeRequest[T any](w http.ResponseWriter, r *http.Request, decode func([]byte) (T, error)) (T, error) {
+	var zero T
+	b, err := readBody(w, r)
+	if err != nil {
+		return zero, err
+	}
+	v, err := decode(b)
+	if err != nil {
+		return zero, errorf(http.StatusBadRequest, "request.invalid", "%v", err)
+	}
+	return v, nil
+}
+
 // timer returns a channel that fires after d, and a function releasing it.
 func timer(d time.Duration) (<-chan time.Time, func()) {
 	t := time.NewTimer(d)
