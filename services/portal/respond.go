@@ -9,17 +9,13 @@ import (
 
 	"github.com/stoa-rooms/stoa/services/api"
 	"github.com/stoa-rooms/stoa/services/certs"
+	"github.com/stoa-rooms/stoa/services/portal/apierr"
 )
 
 // maxJSONBody bounds every JSON request body the portal reads.
 const maxJSONBody = 64 << 10
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { apierr.WriteJSON(w, status, v) }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, api.Error{Code: code, Message: msg})

@@ -99,9 +99,9 @@ func (s *Service) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 	resp, err := s.heartbeat(r.Context(), r.TLS.VerifiedChains[0][0], hb)
 	if err != nil {
 		var ae *apiError
-		if errors.As(err, &ae) && ae.status == http.StatusForbidden {
-			s.log().Warn("heartbeat refused", "remote", r.RemoteAddr, "code", ae.code, "subject", r.TLS.VerifiedChains[0][0].Subject.String())
-			s.audit(r, "component.heartbeat.refused", ae.code)
+		if errors.As(err, &ae) && ae.Status == http.StatusForbidden {
+			s.log().Warn("heartbeat refused", "remote", r.RemoteAddr, "code", ae.Code, "subject", r.TLS.VerifiedChains[0][0].Subject.String())
+			s.audit(r, "component.heartbeat.refused", ae.Code)
 		}
 		s.writeErr(w, r, err)
 		return

@@ -84,7 +84,7 @@ func (s *Service) HandleJoin(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="stoa-components"`)
 	tok, aerr := bearer(r)
 	if aerr != nil {
-		s.audit(r, "component.join.fail", aerr.code)
+		s.audit(r, "component.join.fail", aerr.Code)
 		s.writeErr(w, r, aerr)
 		return
 	}
@@ -98,7 +98,7 @@ func (s *Service) HandleJoin(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var ae *apiError
 		if errors.As(err, &ae) {
-			s.audit(r, "component.join.fail", ae.code)
+			s.audit(r, "component.join.fail", ae.Code)
 		}
 		s.writeErr(w, r, err)
 		return

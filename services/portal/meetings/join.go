@@ -59,7 +59,7 @@ func (s *Service) HandleJoin(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var ae *apiError
 		if errors.As(err, &ae) {
-			s.audit(r, "meeting.join.refused", FormatID(m.ID)+" "+ae.code)
+			s.audit(r, "meeting.join.refused", FormatID(m.ID)+" "+ae.Code)
 		}
 		s.writeErr(w, r, err)
 		return

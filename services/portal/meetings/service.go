@@ -10,16 +10,15 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stoa-rooms/stoa/services/portal/apierr"
 	"log/slog"
 	"math/big"
 	"net/http"
 	"sync"
 	"time"
 
-	"github.com/stoa-rooms/stoa/services/api"
 	"github.com/stoa-rooms/stoa/services/password"
 	"github.com/stoa-rooms/stoa/services/portal/store"
 )
@@ -102,38 +101,21 @@ func (s *Service) pinParams() password.Params {
 }
 
 // apiError is a refusal with its HTTP status and stable code.
-type apiError struct {
-	status int
-	code   string
-	msg    string
-}
-
-func (e *apiError) Error() string { return e.msg }
+type apiError = apierr.Error
 
 func errorf(status int, code, format string, args ...any) *apiError {
-	return &apiError{status: status, code: code, msg: fmt.Sprintf(format, args...)}
+	return apierr.New(status, code, format, args...)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { apierr.WriteJSON(w, status, v) }
 
 // writeErr answers err: an *apiError with its own status and code, a store ErrNotFound as 404,
 // anything else as a 500 whose details go to the log only.
 func (s *Service) writeErr(w http.ResponseWriter, r *http.Request, err error) {
-	var ae *apiError
-	switch {
-	case errors.As(err, &ae):
-		writeJSON(w, ae.status, api.Error{Code: ae.code, Message: ae.msg})
-	case errors.Is(err, store.ErrNotFound):
-		writeJSON(w, http.StatusNotFound, api.Error{Code: "meeting.not_found", Message: "no such meeting"})
-	default:
-		s.log().Error("meetings request failed", "path", r.URL.Path, "err", err)
-		writeJSON(w, http.StatusInternalServerError, api.Error{Code: "internal", Message: "internal error; see the portal log"})
+	if errors.Is(err, store.ErrNotFound) && !errors.As(err, new(*apiError)) {
+		err = errorf(http.StatusNotFound, "meeting.not_found", "no such meeting")
 	}
+	apierr.Write(w, r, s.log(), "meetings", err)
 }
 
 // newMeetingID draws ten uniformly random digits.

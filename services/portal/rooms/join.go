@@ -32,13 +32,6 @@ const (
 	joinWindow = time.Minute
 )
 
-// codedError is a refusal that names its HTTP status and api.Error code.
-type codedError interface {
-	error
-	HTTPStatus() int
-	ErrorCode() string
-}
-
 // DecodeRoomJoin strictly decodes POST /api/v1/room/join. An empty body is an empty request
 // (the room's default meeting); a meeting ID may be grouped ("123 456 7890") and is returned as
 // its ten digits; a PIN is digits only.
@@ -114,10 +107,11 @@ func (s *Service) handleJoin(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := s.o.Join(ctx, m.ID, room.Name, token.KindRoom)
 	if err != nil {
-		var ce codedError
+		// The meetings service refuses with the same *apierr.Error type: pass it through.
+		var ce *apiError
 		if errors.As(err, &ce) {
-			s.auditAs(r, actor, "room.join.refused", fmt.Sprintf("room=%s meeting=%s code=%s", room.ID, meetings.FormatID(m.ID), ce.ErrorCode()))
-			s.writeErr(w, r, errorf(ce.HTTPStatus(), ce.ErrorCode(), "%s", ce.Error()))
+			s.auditAs(r, actor, "room.join.refused", fmt.Sprintf("room=%s meeting=%s code=%s", room.ID, meetings.FormatID(m.ID), ce.Code))
+			s.writeErr(w, r, ce)
 			return
 		}
 		s.writeErr(w, r, fmt.Errorf("room join: %w", err))

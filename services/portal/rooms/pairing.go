@@ -190,7 +190,7 @@ func (s *Service) pair(r *http.Request, code pairing.Code, name string) (api.Roo
 		}
 		lastErr = err
 		var ae *apiError
-		if !errors.As(err, &ae) || ae.code != "pairing.wrong_code" {
+		if !errors.As(err, &ae) || ae.Code != "pairing.wrong_code" {
 			s.release(live[i+1:])
 			break
 		}

@@ -11,9 +11,9 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stoa-rooms/stoa/services/portal/apierr"
 	"io"
 	"log/slog"
 	"net/http"
@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/stoa-rooms/stoa/provisioning/ca"
-	"github.com/stoa-rooms/stoa/services/api"
 	"github.com/stoa-rooms/stoa/services/portal/auth"
 	"github.com/stoa-rooms/stoa/services/portal/store"
 )
@@ -198,35 +197,18 @@ func (s *Service) newID() (string, error) {
 }
 
 // apiError is a refusal with its HTTP status and stable code.
-type apiError struct {
-	status int
-	code   string
-	msg    string
-}
-
-func (e *apiError) Error() string { return e.msg }
+type apiError = apierr.Error
 
 func errorf(status int, code, format string, args ...any) *apiError {
-	return &apiError{status: status, code: code, msg: fmt.Sprintf(format, args...)}
+	return apierr.New(status, code, format, args...)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { apierr.WriteJSON(w, status, v) }
 
 // writeErr answers err: an *apiError with its own status and code, anything else as a 500
 // whose details go to the log only.
 func (s *Service) writeErr(w http.ResponseWriter, r *http.Request, err error) {
-	var ae *apiError
-	if errors.As(err, &ae) {
-		writeJSON(w, ae.status, api.Error{Code: ae.code, Message: ae.msg})
-		return
-	}
-	s.o.Log.Error("rooms request failed", "path", r.URL.Path, "err", err)
-	writeJSON(w, http.StatusInternalServerError, api.Error{Code: "internal", Message: "internal error; see the portal log"})
+	apierr.Write(w, r, s.o.Log, "rooms", err)
 }
 
 // audit records an admin's action (actor from the session).
