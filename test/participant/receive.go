@@ -27,10 +27,10 @@ type RemoteReport struct {
 	// carried no pattern; Skipped frames dropped because the decoder was still busy (decoding
 	// 720p in pure Go under -race is slower than real time on small machines).
 	Decoded, Undecodable, Skipped int
-	// Backwards counts decoded frames whose number went down other than by the sender looping
-	// its fixture (a wrap): reordering or a mix-up of senders. Repeats counts a number seen
-	// twice in a row, which a simulcast layer switch legitimately causes (the same frame from
-	// the new layer).
+	// Backwards counts decoded frames whose number went down within one simulcast layer other
+	// than by the sender looping its fixture (a wrap): reordering or a mix-up of senders.
+	// Repeats counts a number seen twice in a row within a layer. Across a layer switch the
+	// number may step back (the new layer's sender can lag) without either counting.
 	Backwards, Repeats int
 	// Widths counts decoded frames per picture width: which simulcast layer arrived.
 	Widths       map[int]int
@@ -178,7 +178,10 @@ func (p *Participant) offer(participant string, frames chan []byte, s *media.Sam
 
 func (p *Participant) decodeLoop(participant string, frames <-chan []byte) {
 	loop := p.opts.Media.Spec.Frames
-	last := -1
+	// The last frame number per layer (by width): each simulcast layer is its own stream, and
+	// a switch to a layer whose sender lags (a 720p keyframe stream on a starved CPU) may show an
+	// older frame without anything being out of order within a layer.
+	lastByWidth := map[int]int{}
 	for data := range frames {
 		n, width, ok := decode(data)
 		p.mu.Lock()
@@ -198,14 +201,15 @@ func (p *Participant) decodeLoop(participant string, frames <-chan []byte) {
 			rr.Frames = append(rr.Frames, n)
 		}
 		// Going down by more than half the loop is the sender wrapping around; anything else
-		// backwards is a fault.
+		// backwards within a layer is a fault.
+		last, seen := lastByWidth[width]
 		switch {
-		case n == last:
+		case seen && n == last:
 			rr.Repeats++
-		case last >= 0 && n < last && last-n <= loop/2:
+		case seen && n < last && last-n <= loop/2:
 			rr.Backwards++
 		}
-		last = n
+		lastByWidth[width] = n
 		p.mu.Unlock()
 	}
 }
