@@ -89,6 +89,7 @@ type testClient struct {
 	offers  int
 	closeWS error // why the socket ended
 	ended   chan struct{}
+	looping atomic.Bool // the read loop runs: close waits for it to end
 
 	plis     sync.Map // SSRC → *atomic.Int64
 	keyWant  sync.Map // SSRC → *atomic.Bool: a PLI asked for a key frame
@@ -162,6 +163,15 @@ func (c *testClient) close() {
 		_ = c.pc.Close()
 	}
 	_ = c.ws.CloseNow()
+	// Wait for the read loop: a message it is still handling may report through c.t, which
+	// is only allowed until the test's cleanups have finished.
+	if c.looping.Load() {
+		select {
+		case <-c.ended:
+		case <-time.After(10 * time.Second):
+			c.t.Errorf("%s: read loop did not stop", c.id)
+		}
+	}
 }
 
 func (c *testClient) sendMsg(typ string, data any) {
@@ -329,6 +339,7 @@ func (c *testClient) pliCount(rid string) int64 {
 }
 
 func (c *testClient) readLoop() {
+	c.looping.Store(true)
 	defer close(c.ended)
 	for {
 		_, b, err := c.ws.Read(c.ctx)
