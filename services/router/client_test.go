@@ -371,7 +371,7 @@ func (c *testClient) handleMsg(m api.SigMessage) {
 			if err == nil {
 				err = c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sd.SDP})
 			}
-			if err != nil {
+			if err != nil && c.ctx.Err() == nil {
 				c.t.Errorf("%s: answer: %v", c.id, err)
 			}
 		case api.SigTypeOffer:
@@ -387,7 +387,9 @@ func (c *testClient) handleMsg(m api.SigMessage) {
 				err = c.pc.SetLocalDescription(ans)
 			}
 			if err != nil {
-				c.t.Errorf("%s: router offer: %v", c.id, err)
+				if c.ctx.Err() == nil { // not our own teardown closing the connection under it
+					c.t.Errorf("%s: router offer: %v", c.id, err)
+				}
 				return
 			}
 			c.mu.Lock()
