@@ -17,7 +17,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +26,7 @@ import (
 	"github.com/stoa-rooms/stoa/services/httpserver"
 	"github.com/stoa-rooms/stoa/services/portal/components"
 	"github.com/stoa-rooms/stoa/services/portal/store"
+	"github.com/stoa-rooms/stoa/test/registrytest"
 	"github.com/stoa-rooms/stoa/test/testpki"
 )
 
@@ -36,6 +36,7 @@ type portal struct {
 	st    *store.SQLite
 	url   string
 	roots *x509.CertPool
+	reg   *registrytest.Registry
 }
 
 func newPortal(t *testing.T) *portal { t.Helper(); return newPortalWith(t, nil) }
@@ -43,49 +44,8 @@ func newPortal(t *testing.T) *portal { t.Helper(); return newPortalWith(t, nil) 
 // newPortalWith is newPortal with a hook that completes the Service before it serves.
 func newPortalWith(t *testing.T, setup func(*components.Service)) *portal {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	dir := t.TempDir()
-	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "portal.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	icA, err := ca.LoadOrCreate(filepath.Join(dir, "ca"), "test internal CA", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := &components.Service{Store: st, CA: icA, Log: slog.New(slog.DiscardHandler), HeartbeatInterval: time.Second}
-	if setup != nil {
-		setup(svc)
-	}
-	pub := listen(t)
-	in := listen(t)
-	svc.InternalURL = "https://" + net.JoinHostPort("localhost", port(in))
-	self, _, _, err := certs.SelfSigned("localhost", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ph := &certs.Holder{}
-	ph.Set(&self)
-	icert, err := svc.PortalInternalCert("localhost")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ih := &certs.Holder{}
-	ih.Set(&icert)
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /api/v1/components/join", svc.HandleJoin)
-	log := slog.New(slog.DiscardHandler)
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); _ = httpserver.Serve(ctx, log, pub, mux, certs.ServerConfig(ph)) }()
-	go func() {
-		defer wg.Done()
-		_ = httpserver.Serve(ctx, log, in, svc.InternalHandler(), svc.InternalTLSConfig(ih))
-	}()
-	t.Cleanup(func() { cancel(); wg.Wait(); st.Close() })
-	roots := x509.NewCertPool()
-	roots.AddCert(self.Leaf)
-	return &portal{svc: svc, st: st, url: "https://" + net.JoinHostPort("localhost", port(pub)), roots: roots}
+	r := registrytest.Start(t, setup)
+	return &portal{svc: r.Svc, st: r.Store, url: r.URL, roots: r.Roots, reg: r}
 }
 
 func listen(t *testing.T) net.Listener {
@@ -104,11 +64,7 @@ func port(ln net.Listener) string {
 
 func (p *portal) token(t *testing.T, kind, fqdn string) string {
 	t.Helper()
-	r, err := p.svc.CreateToken(context.Background(), "test", api.JoinTokenRequest{Kind: kind, FQDN: fqdn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r.Token
+	return p.reg.Token(t, kind, fqdn)
 }
 
 // running is a component started with Run.

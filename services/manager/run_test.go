@@ -6,13 +6,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,9 +18,7 @@ import (
 	"github.com/stoa-rooms/stoa/services/api"
 	"github.com/stoa-rooms/stoa/services/certs"
 	"github.com/stoa-rooms/stoa/services/component"
-	"github.com/stoa-rooms/stoa/services/httpserver"
-	"github.com/stoa-rooms/stoa/services/portal/components"
-	"github.com/stoa-rooms/stoa/services/portal/store"
+	"github.com/stoa-rooms/stoa/test/registrytest"
 )
 
 // TestRunLicensed joins a real portal registry, loads a signed one-seat licence from the data
@@ -31,35 +27,11 @@ import (
 func TestRunLicensed(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	dir := t.TempDir()
-	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "portal.db"))
+	reg := registrytest.Start(t, nil)
+	icA := reg.Svc.CA
+	icert, err := reg.Svc.PortalInternalCert("localhost") // the portal's client certificate
 	mustNoErr(t, err)
-	icA, err := ca.LoadOrCreate(filepath.Join(dir, "ca"), "test internal CA", time.Now())
-	mustNoErr(t, err)
-	quiet, _ := newLog()
-	svc := &components.Service{Store: st, CA: icA, Log: quiet, HeartbeatInterval: time.Second}
-	pubLn, inLn, mgrLn := listenLocal(t), listenLocal(t), listenLocal(t)
-	svc.InternalURL = "https://localhost:" + portOf(inLn)
-	self, _, _, err := certs.SelfSigned("localhost", time.Now())
-	mustNoErr(t, err)
-	ph := &certs.Holder{}
-	ph.Set(&self)
-	icert, err := svc.PortalInternalCert("localhost")
-	mustNoErr(t, err)
-	ih := &certs.Holder{}
-	ih.Set(&icert)
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /api/v1/components/join", svc.HandleJoin)
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); _ = httpserver.Serve(ctx, quiet, pubLn, mux, certs.ServerConfig(ph)) }()
-	go func() {
-		defer wg.Done()
-		_ = httpserver.Serve(ctx, quiet, inLn, svc.InternalHandler(), svc.InternalTLSConfig(ih))
-	}()
-	roots := x509.NewCertPool()
-	roots.AddCert(self.Leaf)
-	tok, err := svc.CreateToken(ctx, "test", api.JoinTokenRequest{Kind: "manager", FQDN: "localhost"})
-	mustNoErr(t, err)
+	mgrLn := listenLocal(t)
 
 	pub, priv := licenceKeys(t)
 	data := filepath.Join(dir, "manager")
@@ -69,8 +41,8 @@ func TestRunLicensed(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- RunLicensed(ctx, component.Config{
-			FQDN: "localhost", PortalURL: "https://localhost:" + portOf(pubLn), JoinToken: tok.Token,
-			PortalRoots: roots, DataDir: data, HeartbeatInterval: time.Second,
+			FQDN: "localhost", PortalURL: reg.URL, JoinToken: reg.Token(t, "manager", "localhost"),
+			PortalRoots: reg.Roots, DataDir: data, HeartbeatInterval: time.Second,
 		}, pub, mgrLn, log)
 	}()
 	t.Cleanup(func() {
@@ -78,8 +50,6 @@ func TestRunLicensed(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Errorf("RunLicensed: %v", err)
 		}
-		wg.Wait()
-		st.Close()
 	})
 
 	portalTLS := certs.ClientConfig()

@@ -6,21 +6,16 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/stoa-rooms/stoa/provisioning/ca"
 	"github.com/stoa-rooms/stoa/services/api"
-	"github.com/stoa-rooms/stoa/services/certs"
 	"github.com/stoa-rooms/stoa/services/component"
-	"github.com/stoa-rooms/stoa/services/httpserver"
 	"github.com/stoa-rooms/stoa/services/manager"
 	"github.com/stoa-rooms/stoa/services/portal/components"
-	"github.com/stoa-rooms/stoa/services/portal/store"
+	"github.com/stoa-rooms/stoa/test/registrytest"
 )
 
 // stack is a real portal component registry, a real manager and a real proxy, all on loopback.
@@ -32,44 +27,8 @@ type stack struct {
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	dir := t.TempDir()
-	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "portal.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	icA, err := ca.LoadOrCreate(filepath.Join(dir, "ca"), "test internal CA", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := &components.Service{Store: st, CA: icA, Log: discard(), HeartbeatInterval: time.Second}
-	pub, in := listenTCP(t), listenTCP(t)
-	svc.InternalURL = "https://" + net.JoinHostPort("localhost", portOf(in.Addr()))
-	self, _, _, err := certs.SelfSigned("localhost", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ph := &certs.Holder{}
-	ph.Set(&self)
-	icert, err := svc.PortalInternalCert("localhost")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ih := &certs.Holder{}
-	ih.Set(&icert)
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /api/v1/components/join", svc.HandleJoin)
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); _ = httpserver.Serve(ctx, discard(), pub, mux, certs.ServerConfig(ph)) }()
-	go func() {
-		defer wg.Done()
-		_ = httpserver.Serve(ctx, discard(), in, svc.InternalHandler(), svc.InternalTLSConfig(ih))
-	}()
-	t.Cleanup(func() { cancel(); wg.Wait(); st.Close() })
-	roots := x509.NewCertPool()
-	roots.AddCert(self.Leaf)
-	return &stack{svc: svc, portalURL: "https://" + net.JoinHostPort("localhost", portOf(pub.Addr())), portalRoot: roots}
+	r := registrytest.Start(t, nil)
+	return &stack{svc: r.Svc, portalURL: r.URL, portalRoot: r.Roots}
 }
 
 func listenTCP(t *testing.T) net.Listener {
