@@ -14,6 +14,30 @@ have ffmpeg || need_pkgs+=(ffmpeg)
 [ -e /usr/share/ca-certificates ] || need_pkgs+=(ca-certificates)
 fonts=$(ls /usr/share/fonts 2>/dev/null | head -1 || true)
 [ -n "$fonts" ] || need_pkgs+=(fonts-dejavu-core)
+# The room firmware links C libraries through cgo: codecs (libvpx, Opus), echo cancellation
+# (speexdsp), ALSA. pkg-config finds them.
+have pkg-config || need_pkgs+=(pkg-config)
+have gcc || need_pkgs+=(gcc libc6-dev)
+for lib in libvpx-dev libopus-dev libspeexdsp-dev libasound2-dev; do
+  dpkg -s "$lib" >/dev/null 2>&1 || need_pkgs+=("$lib")
+done
+# The hardware-in-the-loop tests and the image: QEMU (TCG), mmdebstrap, filesystem and
+# partition tools, and what builds the out-of-tree gpio-sim module.
+have qemu-system-x86_64 || need_pkgs+=(qemu-system-x86)
+have qemu-img || need_pkgs+=(qemu-utils)
+have mmdebstrap || need_pkgs+=(mmdebstrap)
+have cpio || need_pkgs+=(cpio)
+have xz || need_pkgs+=(xz-utils)
+have zstd || need_pkgs+=(zstd)
+have mkfs.ext4 || need_pkgs+=(e2fsprogs)
+have mkfs.vfat || need_pkgs+=(dosfstools)
+have mcopy || need_pkgs+=(mtools)
+have sfdisk || need_pkgs+=(fdisk)
+have make || need_pkgs+=(make)
+have bc || need_pkgs+=(bc)
+have flex || need_pkgs+=(flex)
+have bison || need_pkgs+=(bison)
+dpkg -s libelf-dev >/dev/null 2>&1 || need_pkgs+=(libelf-dev)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "deps: installing ${need_pkgs[*]} (apt)"
@@ -21,6 +45,20 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+
+# go4vl (the V4L2 camera driver) needs kernel UAPI headers >= 6.4; bookworm's linux-libc-dev is
+# 6.1. bookworm-backports carries a newer one (headers only: the running kernel is untouched).
+hdr=$(dpkg-query -W -f='${Version}' linux-libc-dev 2>/dev/null || echo 0)
+if dpkg --compare-versions "$hdr" lt 6.4; then
+  if [ "$(. /etc/os-release; echo "$VERSION_CODENAME")" = bookworm ]; then
+    echo "deps: installing linux-libc-dev from bookworm-backports (kernel headers >= 6.4 for go4vl)"
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    echo "deb http://deb.debian.org/debian bookworm-backports main" | $sudo_cmd tee /etc/apt/sources.list.d/stoa-backports.list >/dev/null
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends -t bookworm-backports linux-libc-dev >/dev/null
+  fi
 fi
 
 export PATH=/usr/local/go/bin:$PATH

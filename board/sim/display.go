@@ -2,6 +2,7 @@
 package sim
 
 import (
+	"image"
 	"slices"
 	"sync"
 
@@ -10,9 +11,42 @@ import (
 
 // Display keeps the last Screen in memory. Safe for concurrent use.
 type Display struct {
+	W, H int // Size; 1280x720 when zero
+
 	mu   sync.Mutex
 	last board.Screen
 	n    int
+	img  *image.RGBA
+}
+
+// Size is the picture size Draw expects.
+func (d *Display) Size() (int, int) {
+	if d.W == 0 || d.H == 0 {
+		return 1280, 720
+	}
+	return d.W, d.H
+}
+
+// Draw keeps a copy of img as the picture shown.
+func (d *Display) Draw(img *image.RGBA) error {
+	c := image.NewRGBA(img.Bounds())
+	copy(c.Pix, img.Pix)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.img = c
+	return nil
+}
+
+// Picture returns a copy of the picture shown last (nil before the first Draw).
+func (d *Display) Picture() *image.RGBA {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.img == nil {
+		return nil
+	}
+	c := image.NewRGBA(d.img.Bounds())
+	copy(c.Pix, d.img.Pix)
+	return c
 }
 
 // Show records s as the screen now shown.
@@ -41,7 +75,11 @@ func (d *Display) Shown() int {
 	return d.n
 }
 
-// New returns the simulated board: an in-memory display.
-func New() (*board.Board, error) {
-	return &board.Board{Name: "sim", Display: &Display{}}, nil
+// New returns the simulated board for def: an in-memory display.
+func New(def board.Definition) (*board.Board, error) {
+	d := &Display{}
+	if def.Display != nil {
+		d.W, d.H = def.Display.Width, def.Display.Height
+	}
+	return &board.Board{Def: def, Display: d}, nil
 }

@@ -62,7 +62,7 @@ func TestRegistry(t *testing.T) {
 				t.Fatalf("Open(%q) err = %v", tc.board, err)
 			}
 			if tc.ok {
-				if _, ok := b.Display.(*Display); !ok || b.Name != "sim" {
+				if _, ok := b.Display.(*Display); !ok || b.Name() != "sim" {
 					t.Fatalf("Open(%q) = %+v", tc.board, b)
 				}
 			}

@@ -14,10 +14,16 @@ import (
 	"github.com/stoa-rooms/stoa/provisioning/pairing"
 )
 
+// ScreenShower shows the room's idle and pairing screens (firmware/screen renders them on
+// the board's display).
+type ScreenShower interface {
+	Show(s board.Screen) error
+}
+
 // Options configure an Agent. Config and Display are required.
 type Options struct {
 	Config  Config
-	Display board.Display
+	Display ScreenShower
 	Log     *slog.Logger
 	Now     func() time.Time // default time.Now
 	Rand    io.Reader        // default crypto/rand

@@ -51,10 +51,10 @@ func run(ctx context.Context, cfg roomd.Config, log *slog.Logger, stdout io.Writ
 	host, _ := os.Hostname()
 	agent, err := roomd.NewAgent(roomd.Options{
 		Config:  cfg,
-		Display: b.Display,
+		Display: b.Display.(roomd.ScreenShower), // firmware/screen takes over rendering
 		Log:     log,
 		OnCode:  func(code string) { fmt.Fprintf(stdout, "Pairing code: %s\n", code) },
-		Room:    pairing.RoomInfo{Model: b.Name, Firmware: cfg.Firmware, Serial: machineID(), Hostname: host},
+		Room:    pairing.RoomInfo{Model: b.Name(), Firmware: cfg.Firmware, Serial: machineID(), Hostname: host},
 	})
 	if err != nil {
 		return err
@@ -64,7 +64,7 @@ func run(ctx context.Context, cfg roomd.Config, log *slog.Logger, stdout io.Writ
 		return err
 	}
 	defer os.Remove(cfg.Socket)
-	log.Info("roomd started", "board", b.Name, "data_dir", cfg.DataDir, "socket", cfg.Socket, "firmware", cfg.Firmware)
+	log.Info("roomd started", "board", b.Name(), "data_dir", cfg.DataDir, "socket", cfg.Socket, "firmware", cfg.Firmware)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
