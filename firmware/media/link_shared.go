@@ -1,0 +1,6 @@
+//go:build !static_codecs
+
+package media
+
+// #cgo pkg-config: vpx opus speexdsp
+import "C"
