@@ -11,7 +11,7 @@ import (
 func NewFrame(w, h int) *board.Frame {
 	cs := (w / 2) * (h / 2)
 	buf := make([]byte, w*h+2*cs)
-	return &board.Frame{Width: w, Height: h, Y: buf[:w*h:w*h], Cb: buf[w*h : w*h+cs : w*h+cs], Cr: buf[w*h+cs:]}
+	return &board.Frame{Width: w, Height: h, Y: buf[: w*h : w*h], Cb: buf[w*h : w*h+cs : w*h+cs], Cr: buf[w*h+cs:]}
 }
 
 // ScaleI420 scales src into dst (dst.Width and dst.Height say the size; its planes are
