@@ -1,4 +1,3 @@
-// Package sim implements board's interfaces in software, for host runs and tests.
 package sim
 
 import (
@@ -73,13 +72,4 @@ func (d *Display) Shown() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.n
-}
-
-// New returns the simulated board for def: an in-memory display.
-func New(def board.Definition) (*board.Board, error) {
-	d := &Display{}
-	if def.Display != nil {
-		d.W, d.H = def.Display.Width, def.Display.Height
-	}
-	return &board.Board{Def: def, Display: d}, nil
 }
