@@ -13,6 +13,7 @@ type painter struct {
 	w, h       int
 	bgY        []byte
 	bgCb, bgCr []byte
+	line       []byte // scratch for one stamp row
 	f          board.Frame
 }
 
@@ -23,7 +24,7 @@ var bars = [...][3]byte{
 
 func newPainter(w, h int) *painter {
 	p := &painter{w: w, h: h,
-		bgY: make([]byte, w*h), bgCb: make([]byte, w*h/4), bgCr: make([]byte, w*h/4)}
+		line: make([]byte, w), bgY: make([]byte, w*h), bgCb: make([]byte, w*h/4), bgCr: make([]byte, w*h/4)}
 	band := stampBand(h)
 	for y := range h {
 		for x := range w {
@@ -48,7 +49,7 @@ func (p *painter) frame(k uint64, t time.Time) *board.Frame {
 	copy(p.f.Y, p.bgY)
 	copy(p.f.Cb, p.bgCb)
 	copy(p.f.Cr, p.bgCr)
-	drawStamp(p.f.Y, p.w, p.w, p.h, uint32(k), t)
+	drawStamp(p.f.Y, p.line, p.w, p.w, p.h, uint32(k), t)
 	// The moving box: dark grey with a red tint, half the bar band high, 4% of the width per frame.
 	band := stampBand(p.h)
 	side := (p.h - band) / 2 &^ 1

@@ -59,20 +59,27 @@ func crc16(p []byte) uint16 {
 	return crc
 }
 
-// drawStamp fills the stamp cells into a Y plane of a w x h frame with the given stride.
-func drawStamp(y []byte, stride, w, h int, seq uint32, captured time.Time) {
+// drawStamp fills the stamp cells into a Y plane of a w x h frame with the given stride. Each
+// row of cells is one line pattern, built once into line (at least w bytes) and copied down the
+// row's lines, so the cost is a few memmoves.
+func drawStamp(y, line []byte, stride, w, h int, seq uint32, captured time.Time) {
 	word := stampWord(seq, captured)
-	for i := range stampBits {
-		v := byte(lumaBlack)
-		if word[i/8]>>(7-i%8)&1 == 1 {
-			v = lumaWhite
-		}
-		r := stampRect(i%stampCols, i/stampCols, w, h)
-		for yy := r.Min.Y; yy < r.Max.Y; yy++ {
-			line := y[yy*stride+r.Min.X : yy*stride+r.Max.X]
-			for x := range line {
-				line[x] = v
+	for row := range stampRows {
+		for col := range stampCols {
+			i := row*stampCols + col
+			v := byte(lumaBlack)
+			if word[i/8]>>(7-i%8)&1 == 1 {
+				v = lumaWhite
 			}
+			r := stampRect(col, row, w, h)
+			cell := line[r.Min.X:r.Max.X]
+			for x := range cell {
+				cell[x] = v
+			}
+		}
+		r := stampRect(0, row, w, h)
+		for yy := r.Min.Y; yy < r.Max.Y; yy++ {
+			copy(y[yy*stride:yy*stride+w], line[:w])
 		}
 	}
 }
