@@ -46,6 +46,7 @@ type Agent struct {
 	manualURL   string             // entered through the local API
 	unpairAsked bool               // the local API asked to unpair
 	cancelPhase context.CancelFunc // restarts the current phase
+	mgmt        mgmtSlot           // the management channel while paired (JoinMeeting)
 }
 
 // NewAgent checks o and returns an agent; Run starts it.

@@ -42,6 +42,7 @@ func (a *Agent) managed(ctx context.Context, id *Identity) error {
 	m := &manager{a: a, id: id}
 	m.cert.Store(id.TLSCertificate())
 	defer m.close()
+	defer a.mgmt.clear()
 	a.setStatus(func(s *Status) {
 		*s = Status{State: StatePaired, PortalURL: id.Room.PortalURL, RoomID: id.Room.RoomID,
 			Name: id.Room.Name, CertNotAfter: id.Cert.NotAfter}
@@ -95,6 +96,7 @@ func (m *manager) cycle(ctx context.Context) error {
 	if err := m.clients(b); err != nil {
 		return err
 	}
+	m.a.mgmt.set(m.mgmt, m.base, b)
 	m.a.setStatus(func(s *Status) { s.BundleVersion = b.Version })
 	if err := m.maybeRenew(ctx); err != nil {
 		m.a.o.Log.Warn("certificate renewal failed; retrying next cycle", "err", err)
@@ -285,3 +287,19 @@ func (a *Agent) unpairRemote(ctx context.Context, id *Identity) {
 		a.o.Log.Warn("telling the portal about the unpair failed; forgetting identity anyway", "err", err)
 	}
 }
+
+// mgmtSlot holds the paired room's management channel for JoinMeeting (call.go), which posts
+// from other goroutines than the management loop's.
+type mgmtSlot struct{ p atomic.Pointer[mgmtChannel] }
+
+type mgmtChannel struct {
+	client *http.Client
+	base   string
+	bundle bundle.Bundle
+}
+
+func (s *mgmtSlot) set(c *http.Client, base string, b bundle.Bundle) {
+	s.p.Store(&mgmtChannel{client: c, base: base, bundle: b})
+}
+func (s *mgmtSlot) clear()            { s.p.Store(nil) }
+func (s *mgmtSlot) get() *mgmtChannel { return s.p.Load() }
