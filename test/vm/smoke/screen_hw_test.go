@@ -28,6 +28,7 @@ func TestScreendumpQuadrants(t *testing.T) {
 	if bpp != "32" {
 		t.Fatalf("fb0 has %s bits per pixel, this test paints 32", bpp)
 	}
+	t.Logf("fb0: virtual_size %s, %s bpp, stride %s", size, bpp, stride)
 	pitch, err := strconv.Atoi(stride)
 	if err != nil {
 		pitch = w * 4
