@@ -1,0 +1,200 @@
+package e2e
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"net/http"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stoa-rooms/stoa/board"
+	"github.com/stoa-rooms/stoa/board/sim"
+	"github.com/stoa-rooms/stoa/firmware/call"
+	"github.com/stoa-rooms/stoa/firmware/call/calltest"
+	"github.com/stoa-rooms/stoa/firmware/media"
+	"github.com/stoa-rooms/stoa/firmware/roomd"
+	"github.com/stoa-rooms/stoa/provisioning/pairing"
+	"github.com/stoa-rooms/stoa/services/api"
+	"github.com/stoa-rooms/stoa/services/api/rtcclient"
+	"github.com/stoa-rooms/stoa/test/stoatest"
+)
+
+// rcDisplayView records the call views the room draws (the screen renderer draws them on the
+// sim display; its own tests check the pixels of a composed view).
+type rcDisplayView struct {
+	d    *sim.Display
+	last chan call.CallView
+}
+
+func (r *rcDisplayView) ShowCall(v call.CallView) error {
+	select {
+	case <-r.last:
+	default:
+	}
+	r.last <- v
+	return nil
+}
+
+// TestRoomCall: stoa-server all; a room agent on the sim board is paired through the portal
+// API; it joins a meeting through the portal's management channel (JoinMeeting); a Go
+// participant joins the same meeting as a user and decodes the room's camera (the sim frame
+// counter advancing) and microphone (the sim tone's frequency), and the room receives the
+// participant's solid green picture and its 1000 Hz tone. Glass-to-glass latency (sim capture
+// time to the participant's decoded frame) is logged as median and p95.
+func TestRoomCall(t *testing.T) {
+	s := stoatest.Start(t, stoatest.Options{})
+	sess := s.Login(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+
+	def, err := board.LoadDefinition("sim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := sim.New(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	hw := sim.Devices(b)
+
+	// The room agent, in process, paired through the portal API with the code it shows.
+	cfg := roomd.Defaults()
+	cfg.DataDir, cfg.PortalURL, cfg.Discover, cfg.Firmware = t.TempDir(), s.PortalURL, false, "e2e-call"
+	codes := make(chan string, 10)
+	agent, err := roomd.NewAgent(roomd.Options{Config: cfg, Display: hw.Display, OnCode: func(c string) {
+		select {
+		case codes <- c:
+		default:
+		}
+	}, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Room: pairing.RoomInfo{Model: "sim", Hostname: "e2e"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	actx, acancel := context.WithCancel(context.Background())
+	agentDone := make(chan error, 1)
+	go func() { agentDone <- agent.Run(actx) }()
+	defer func() { acancel(); <-agentDone }()
+
+	var code string
+	select {
+	case code = <-codes:
+	case <-ctx.Done():
+		t.Fatal("no pairing code")
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, body, err := sess.Do(http.MethodPost, "/api/v1/rooms/pair", api.PairRequest{Code: code, Name: "Boardroom"}, "", nil)
+		if err == nil && st == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pair: %d %v %s", st, err, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	meeting := cfCreateMeeting(t, sess, "Room call", "")
+	cfWaitRouter(t, sess, meeting.ID)
+
+	// The room joins (retrying while its management channel comes up).
+	view := &rcDisplayView{d: hw.Display, last: make(chan call.CallView, 1)}
+	var room *call.Call
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		room, err = agent.JoinMeeting(ctx, meeting.ID, "", call.Options{Board: b, Screen: view, Meeting: meeting.Name})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("room join: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	defer room.Leave()
+
+	conf := cfPortalTLS(t, s, sess)
+	st, jr, ae, err := cfJoin(sess, meeting.ID, "Alice", "")
+	if err != nil || st != http.StatusOK {
+		t.Fatalf("participant join: %d %v %+v", st, err, ae)
+	}
+	p, err := calltest.Join(ctx, calltest.Options{Client: rtcclient.Options{SignalURL: jr.SignalURL, Token: jr.Token, TLS: conf, ICEServers: jr.ICEServers}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+
+	t.Run("participant decodes the room's camera, frame counter advancing", func(t *testing.T) {
+		frames, err := p.WaitFrames(ctx, room.ID(), 60)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i < len(frames); i++ {
+			if frames[i].Seq <= frames[i-1].Seq {
+				t.Fatalf("frame counter went from %d to %d", frames[i-1].Seq, frames[i].Seq)
+			}
+		}
+		lat := make([]time.Duration, 0, len(frames))
+		for _, f := range frames[len(frames)/2:] { // after the start-up keyframe exchange
+			lat = append(lat, f.Decoded.Sub(f.Captured))
+		}
+		slices.Sort(lat)
+		t.Logf("glass-to-glass (sim capture → participant decoded, via stoa-server all): median %.1f ms, p95 %.1f ms over %d frames",
+			ms(lat[len(lat)/2]), ms(lat[len(lat)*95/100]), len(lat))
+	})
+	t.Run("participant hears the room's tone", func(t *testing.T) {
+		pcm, err := p.WaitAudio(ctx, room.ID(), 48000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := media.DominantFrequency(pcm[len(pcm)/2:], 48000); math.Abs(f-440) > 5 {
+			t.Fatalf("room's audio at %.1f Hz, want the sim tone's 440", f)
+		}
+	})
+	t.Run("room shows the participant's picture", func(t *testing.T) {
+		for {
+			var v call.CallView
+			select {
+			case v = <-view.last:
+			case <-ctx.Done():
+				t.Fatal("the room never showed Alice's picture")
+			}
+			if len(v.Tiles) != 1 || v.Tiles[0].Name != "Alice" || v.Tiles[0].Picture == nil {
+				continue
+			}
+			img := v.Tiles[0].Picture
+			c := img.YCbCrAt(img.Bounds().Dx()/2, img.Bounds().Dy()/2)
+			if absDiff8(c.Y, 145) > 12 || absDiff8(c.Cb, 54) > 12 || absDiff8(c.Cr, 34) > 12 {
+				t.Fatalf("Alice's picture centre %+v, want about Y145 Cb54 Cr34", c)
+			}
+			return
+		}
+	})
+	t.Run("room plays the participant's tone", func(t *testing.T) {
+		for {
+			if f := media.DominantFrequency(hw.Speaker.Played(24000), 48000); math.Abs(f-1000) < 5 {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatal("the room's speaker never played Alice's 1000 Hz tone")
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	})
+	if err := room.Leave(); err != nil {
+		t.Fatalf("room leave: %v", err)
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func absDiff8(a, b uint8) int {
+	if a > b {
+		return int(a - b)
+	}
+	return int(b - a)
+}
