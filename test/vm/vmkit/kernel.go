@@ -13,7 +13,7 @@ import (
 // KernelSpec names a Debian kernel. Every field has a default suited to this host (bookworm,
 // amd64); test/hil sets them for trixie's kernel.
 type KernelSpec struct {
-	ABI      string // e.g. "6.1.0-56"; empty: the ABI apt's linux-image-<Flavour> depends on now
+	ABI      string // e.g. "6.1.0-56" (bookworm), "6.12.48+deb13" (trixie); empty: the ABI apt's linux-image-<Flavour> depends on now
 	Flavour  string // default "amd64"
 	Series   string // e.g. "6.1" (linux-kbuild-6.1, linux-source-6.1); empty: from ABI
 	CacheDir string // default os.UserCacheDir()/stoa-vm
@@ -78,7 +78,7 @@ func CurrentABI(ctx context.Context, flavour string) (string, error) {
 }
 
 func parseABI(aptDepends, flavour string) (string, error) {
-	re := regexp.MustCompile(`Depends:\s*linux-image-(\d+\.\d+\.\d+-\d+)-` + regexp.QuoteMeta(flavour) + `\b`)
+	re := regexp.MustCompile(`Depends:\s*linux-image-(\d+\.\d+\.\d+[-+][0-9A-Za-z.+]*)-` + regexp.QuoteMeta(flavour) + `\b`)
 	m := re.FindStringSubmatch(aptDepends)
 	if m == nil {
 		return "", fmt.Errorf("current kernel ABI: no linux-image-<abi>-%s dependency in %q", flavour, tail(aptDepends, 300))

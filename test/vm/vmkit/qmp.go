@@ -131,9 +131,15 @@ func Key(qcode string, down bool) InputEvent {
 	return InputEvent{Type: "key", Data: map[string]any{"down": down, "key": map[string]any{"type": "qcode", "data": qcode}}}
 }
 
-// Abs moves an absolute axis ("x" or "y", 0..32767), as a tablet or touch screen does.
+// Abs moves an absolute axis ("x" or "y", 0..32767), as a tablet or touch screen does (the
+// machine needs such a device, e.g. -device usb-tablet).
 func Abs(axis string, value int) InputEvent {
 	return InputEvent{Type: "abs", Data: map[string]any{"axis": axis, "value": value}}
+}
+
+// Rel moves a relative axis ("x" or "y") by delta, as a mouse does.
+func Rel(axis string, delta int) InputEvent {
+	return InputEvent{Type: "rel", Data: map[string]any{"axis": axis, "value": delta}}
 }
 
 // Button presses or releases a pointer button ("left", "right", "middle").
