@@ -71,7 +71,8 @@ func TestDrivers(t *testing.T) {
 
 	step = time.Now()
 	initrd := filepath.Join(bins, "initrd.cpio")
-	testArgs := []string{"-test.v", "-test.count=1", "-test.timeout=5m"}
+	// STOA_VM_ARGS adds test flags for the guest binaries, e.g. "-test.run=TestCamera".
+	testArgs := append([]string{"-test.v", "-test.count=1", "-test.timeout=5m"}, strings.Fields(os.Getenv("STOA_VM_ARGS"))...)
 	size, err := buildInitramfs(ctx, initrd, bins, k, gpioSim, pkgs, testArgs)
 	if err != nil {
 		t.Fatal(err)
@@ -80,9 +81,9 @@ func TestDrivers(t *testing.T) {
 
 	run := boot(ctx, t, k, initrd, art)
 	mirror(t, run, pkgs)
-	t.Logf("total %s (boot to result %s; guest kernel up at init: %s, modules: %d in %s); artifacts in %s",
+	t.Logf("total %s (boot to result %s; QEMU start to init %s, kernel uptime at init %s, modules: %d in %s); artifacts in %s",
 		time.Since(start).Round(time.Millisecond), run.bootToResult.Round(time.Millisecond),
-		run.report.Booted, run.report.ModulesLoaded, run.report.ModulesTime, art)
+		run.toInit.Round(time.Millisecond), run.report.Booted, run.report.ModulesLoaded, run.report.ModulesTime, art)
 }
 
 // artifacts is where the console log and screendumps go: $STOA_ARTIFACTS/test-vm if set (kept
@@ -101,6 +102,7 @@ func artifacts(t *testing.T) string {
 type guestRun struct {
 	report       *vmkit.Report
 	bootToResult time.Duration
+	toInit       time.Duration // QEMU start to the guest init's first line
 	screens      []screenCheck
 }
 
@@ -166,9 +168,15 @@ func boot(ctx context.Context, t *testing.T, k *vmkit.Kernel, initrd, art string
 			time.Sleep(250 * time.Millisecond)
 		}
 	}
+	qemuStart := time.Now()
 	onLine := func(line string) {
 		if verbose {
 			t.Log(line)
+		}
+		if strings.Contains(line, vmkit.MarkBooted) {
+			mu.Lock()
+			run.toInit = time.Since(qemuStart)
+			mu.Unlock()
 		}
 		if name, ok := vmkit.ScreendumpRequest(line); ok {
 			shots.Add(1)

@@ -64,10 +64,16 @@ func moduleRoot(ctx context.Context) (string, error) {
 	return strings.TrimSpace(out), err
 }
 
-// hwPackages finds every package of the module with a test file constrained by the hw tag.
+// hwPackages finds every package of the module with a test file constrained by the hw tag. The
+// environment variable STOA_VM_PKGS (package patterns, space separated, e.g. "./board/linux")
+// narrows the run to those packages, hw-tagged files or not, for a quick loop while developing.
 func hwPackages(ctx context.Context, root string) ([]testPkg, error) {
-	out, err := goCmd(ctx, root, nil, "list", "-find", "-tags", "hw", "-f",
-		`{{.ImportPath}}|{{.Dir}}|{{join .TestGoFiles ","}},{{join .XTestGoFiles ","}}`, "./...")
+	patterns, only := []string{"./..."}, false
+	if env := strings.Fields(os.Getenv("STOA_VM_PKGS")); len(env) > 0 {
+		patterns, only = env, true
+	}
+	out, err := goCmd(ctx, root, nil, append([]string{"list", "-find", "-tags", "hw", "-f",
+		`{{.ImportPath}}|{{.Dir}}|{{join .TestGoFiles ","}},{{join .XTestGoFiles ","}}`}, patterns...)...)
 	if err != nil {
 		return nil, fmt.Errorf("find hw test packages: %w", err)
 	}
@@ -79,6 +85,10 @@ func hwPackages(ctx context.Context, root string) ([]testPkg, error) {
 			continue
 		}
 		rel := strings.TrimPrefix(strings.TrimPrefix(f[0], module), "/")
+		if only {
+			pkgs = append(pkgs, testPkg{ImportPath: f[0], Dir: f[1], Rel: rel, Name: strings.ReplaceAll(rel, "/", "_")})
+			continue
+		}
 		if excluded(rel) {
 			continue
 		}
