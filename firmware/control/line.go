@@ -38,7 +38,11 @@ type LineOptions struct {
 	Login *Credentials
 	// FailDelay is the pause after a failed login (default 1 s), which slows guessing.
 	FailDelay time.Duration
-	Log       *slog.Logger
+	// Heartbeat, when set, is called every HeartbeatEvery (default 1 s) while the session's
+	// loop runs, so a watchdog can tell it is alive.
+	Heartbeat      func()
+	HeartbeatEvery time.Duration
+	Log            *slog.Logger
 }
 
 // ServeLine runs the line protocol on rw until ctx ends or rw fails (the caller closes rw to
@@ -55,6 +59,16 @@ func ServeLine(ctx context.Context, rw io.ReadWriter, o LineOptions) error {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.HeartbeatEvery <= 0 {
+		o.HeartbeatEvery = time.Second
+	}
+	var beat <-chan time.Time
+	if o.Heartbeat != nil {
+		o.Heartbeat()
+		t := time.NewTicker(o.HeartbeatEvery)
+		defer t.Stop()
+		beat = t.C
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -82,6 +96,8 @@ func ServeLine(ctx context.Context, rw io.ReadWriter, o LineOptions) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-beat:
+			o.Heartbeat()
 		case err := <-rerr:
 			if errors.Is(err, io.EOF) {
 				return nil

@@ -34,6 +34,9 @@ type Options struct {
 	Browse func(ctx context.Context) (string, error)
 	// Room describes the device to the portal.
 	Room pairing.RoomInfo
+	// OnStatus is called with the new status after every change, in order (the room mirrors
+	// it into its status tree). It must not call back into the agent.
+	OnStatus func(Status)
 }
 
 // Agent is the room's state machine: unpaired → pairing → paired, and back on unpair.
@@ -41,6 +44,7 @@ type Agent struct {
 	o       Options
 	started time.Time
 
+	notifyMu    sync.Mutex // orders OnStatus calls
 	mu          sync.Mutex
 	st          Status
 	manualURL   string             // entered through the local API
@@ -167,17 +171,19 @@ func (a *Agent) Pair(portalURL string) error {
 	if err := CheckPortalURL(portalURL); err != nil {
 		return fmt.Errorf("pair: %w", err)
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.st.State == StatePaired {
-		return ErrAlreadyPaired
-	}
-	a.manualURL = portalURL
-	a.st.PortalURL, a.st.LastError = portalURL, ""
-	if a.cancelPhase != nil {
-		a.cancelPhase()
-	}
-	return nil
+	var err error
+	a.setStatus(func(s *Status) {
+		if s.State == StatePaired {
+			err = ErrAlreadyPaired
+			return
+		}
+		a.manualURL = portalURL
+		s.PortalURL, s.LastError = portalURL, ""
+		if a.cancelPhase != nil {
+			a.cancelPhase()
+		}
+	})
+	return err
 }
 
 // Unpair tells the portal (best effort), forgets the identity and shows a new code.
@@ -194,10 +200,17 @@ func (a *Agent) Unpair() error {
 	return nil
 }
 
+// setStatus changes the status under the lock, then tells OnStatus.
 func (a *Agent) setStatus(f func(*Status)) {
+	a.notifyMu.Lock()
+	defer a.notifyMu.Unlock()
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	f(&a.st)
+	st := a.st
+	a.mu.Unlock()
+	if a.o.OnStatus != nil {
+		a.o.OnStatus(st)
+	}
 }
 
 func (a *Agent) setError(err error) {

@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/stoa-rooms/stoa/firmware/control"
 )
 
 // maxLocalBody bounds local API request bodies; a portal URL is short.
@@ -23,6 +25,13 @@ type Controller interface {
 	Status() Status
 	Pair(portalURL string) error
 	Unpair() error
+}
+
+// DeviceAPI is a controller that also runs the room's device API (a *Room): the local API then
+// serves POST /v1/command and GET /v1/events (WebSocket) too.
+type DeviceAPI interface {
+	Hub() *control.Hub
+	Dispatcher() *control.Dispatcher
 }
 
 // Errors the controller returns that the local API maps to 409.
@@ -86,6 +95,11 @@ func LocalHandler(c Controller, log *slog.Logger) http.Handler {
 		log.Info("local api: unpair requested")
 		writeJSON(w, http.StatusAccepted, c.Status())
 	})
+	if d, ok := c.(DeviceAPI); ok {
+		// The socket is 0600: whoever reaches it is root or roomd's user, so no auth hook.
+		mux.Handle("POST /v1/command", control.CommandHandler(d.Dispatcher()))
+		mux.Handle("GET /v1/events", control.WSHandler(control.WSOptions{Hub: d.Hub(), Dispatcher: d.Dispatcher(), Log: log}))
+	}
 	return mux
 }
 

@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/stoa-rooms/stoa/firmware/control"
 )
 
 // LocalClient talks to roomd's local API over its unix socket (roomctl, tests).
@@ -47,6 +49,26 @@ func (c *LocalClient) Unpair(ctx context.Context) (Status, error) {
 	return s, err
 }
 
+// Command sends POST /v1/command. A refused command is a Reply with OK false, not an error.
+func (c *LocalClient) Command(ctx context.Context, cmd control.Command) (control.Reply, error) {
+	var r control.Reply
+	err := c.do(ctx, http.MethodPost, "/v1/command", cmd, &r)
+	if ce, ok := err.(*commandError); ok {
+		return ce.r, nil
+	}
+	return r, err
+}
+
+// Events connects to GET /v1/events: the status first, then events and command replies.
+func (c *LocalClient) Events(ctx context.Context) (*control.WSClient, error) {
+	return control.DialWS(ctx, "ws://roomd/v1/events", &http.Client{Transport: c.HTTP.Transport})
+}
+
+// commandError carries a refused command's reply through do.
+type commandError struct{ r control.Reply }
+
+func (e *commandError) Error() string { return e.r.Error }
+
 func (c *LocalClient) do(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
@@ -71,6 +93,12 @@ func (c *LocalClient) do(ctx context.Context, method, path string, body, out any
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return fmt.Errorf("%s %s: read answer: %w", method, path, err)
+	}
+	if resp.StatusCode == http.StatusBadRequest && path == "/v1/command" {
+		var r control.Reply
+		if json.Unmarshal(data, &r) == nil {
+			return &commandError{r}
+		}
 	}
 	if resp.StatusCode >= 300 {
 		var e LocalError

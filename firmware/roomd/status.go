@@ -1,6 +1,10 @@
 package roomd
 
-import "time"
+import (
+	"time"
+
+	"github.com/stoa-rooms/stoa/firmware/control"
+)
 
 // States of the room.
 const (
@@ -20,6 +24,9 @@ type Status struct {
 	CertNotAfter  time.Time `json:"cert_not_after,omitzero"`
 	Online        bool      `json:"online"`
 	LastError     string    `json:"last_error,omitempty"`
+	// Status is the room's status tree (call, audio, video, camera, …) inline beside the pairing
+	// fields above; nil from a bare Agent.
+	*control.Status `json:",omitempty"`
 }
 
 // PairRequest is POST /v1/pair: the portal to pair with, entered by hand.
