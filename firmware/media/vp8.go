@@ -16,8 +16,11 @@ typedef struct {
 
 // stoa_vp8enc_open configures a realtime VP8 encoder: one pass, no lag (every input frame
 // leaves as soon as it is encoded), error resilient (a lost packet spoils only what refers to
-// it), CBR so the rate follows the router's estimate, cpu-used 8 (the fastest realtime preset).
-static int stoa_vp8enc_open(stoa_vp8enc *e, int w, int h, int fps, int kbps, int kfint, int threads) {
+// it), CBR so the rate follows the router's estimate, and a fixed realtime speed (8 by default).
+// cpu-used is given negative: a positive value makes VP8 pick its speed from how long past frames
+// took (a CPU-share target), so output quality would drift with machine load; negative fixes
+// the speed, as WebRTC does (6 on x86, 12 on ARM).
+static int stoa_vp8enc_open(stoa_vp8enc *e, int w, int h, int fps, int kbps, int kfint, int threads, int speed) {
 	vpx_codec_err_t err = vpx_codec_enc_config_default(vpx_codec_vp8_cx(), &e->cfg, 0);
 	if (err != VPX_CODEC_OK) return err;
 	e->cfg.g_w = w;
@@ -44,7 +47,7 @@ static int stoa_vp8enc_open(stoa_vp8enc *e, int w, int h, int fps, int kbps, int
 	err = vpx_codec_enc_init(&e->ctx, vpx_codec_vp8_cx(), &e->cfg, 0);
 	if (err != VPX_CODEC_OK) return err;
 	e->inited = 1;
-	vpx_codec_control(&e->ctx, VP8E_SET_CPUUSED, 8);
+	vpx_codec_control(&e->ctx, VP8E_SET_CPUUSED, -speed);
 	vpx_codec_control(&e->ctx, VP8E_SET_NOISE_SENSITIVITY, 0);
 	vpx_codec_control(&e->ctx, VP8E_SET_STATIC_THRESHOLD, 1);
 	vpx_codec_control(&e->ctx, VP8E_SET_MAX_INTRA_BITRATE_PCT, 300);
@@ -91,6 +94,22 @@ static void stoa_vp8enc_close(stoa_vp8enc *e) {
 	e->inited = 0;
 }
 
+// stoa_vp8enc_direct is the benchmark baseline: libvpx's own encode loop over count frames
+// taken round-robin from nframes contiguous I420 frames, with no Go in between. It returns the
+// compressed bytes produced, or -1 on an error.
+static long long stoa_vp8enc_direct(stoa_vp8enc *e, unsigned char *frames, int nframes, int count) {
+	size_t ysz = (size_t)e->cfg.g_w * e->cfg.g_h, csz = ysz / 4;
+	long long total = 0;
+	for (int i = 0; i < count; i++) {
+		unsigned char *y = frames + (size_t)(i % nframes) * (ysz + 2 * csz);
+		if (stoa_vp8enc_encode(e, y, y + ysz, y + ysz + csz, 0) != VPX_CODEC_OK) return -1;
+		vpx_codec_iter_t iter = NULL;
+		const vpx_codec_cx_pkt_t *p;
+		while ((p = stoa_vp8enc_next(e, &iter)) != NULL) total += p->data.frame.sz;
+	}
+	return total;
+}
+
 static const char *stoa_vpx_err(stoa_vp8enc *e) { return vpx_codec_error_detail(&e->ctx); }
 */
 import "C"
@@ -113,6 +132,9 @@ type EncoderConfig struct {
 	BitrateKbps   int
 	// KeyframeInterval is the longest distance between keyframes in frames; 0 means 10 s.
 	KeyframeInterval int
+	// Speed is libvpx's realtime speed, 4..16: higher costs less CPU per frame for a little
+	// quality; 0 means 8. A small board (rpi4) wants 12 or more for 720p30.
+	Speed int
 }
 
 // VideoEncoder turns I420 frames into a codec's bitstream, one compressed frame per call.
@@ -154,6 +176,12 @@ func (c *EncoderConfig) check() error {
 	case c.KeyframeInterval < 0:
 		return fmt.Errorf("keyframe interval %d is negative", c.KeyframeInterval)
 	}
+	if c.Speed == 0 {
+		c.Speed = 8
+	}
+	if c.Speed < 4 || c.Speed > 16 {
+		return fmt.Errorf("speed %d out of range 4..16", c.Speed)
+	}
 	if c.KeyframeInterval == 0 {
 		c.KeyframeInterval = 10 * c.FPS
 	}
@@ -181,7 +209,7 @@ func newVP8Encoder(c EncoderConfig) (*vp8Encoder, error) {
 		return nil, errors.New("open vp8 encoder: out of memory")
 	}
 	rc := C.stoa_vp8enc_open(e, C.int(c.Width), C.int(c.Height), C.int(c.FPS), C.int(c.BitrateKbps),
-		C.int(c.KeyframeInterval), C.int(encoderThreads(c.Width, c.Height)))
+		C.int(c.KeyframeInterval), C.int(encoderThreads(c.Width, c.Height)), C.int(c.Speed))
 	if rc != C.VPX_CODEC_OK {
 		msg := C.GoString(C.vpx_codec_err_to_string(C.vpx_codec_err_t(rc)))
 		C.stoa_vp8enc_close(e)
@@ -271,4 +299,27 @@ func checkFrame(f *board.Frame, w, h int) error {
 // 0 for keyframes, and a keyframe carries the start code 9d 01 2a.
 func IsVP8Keyframe(b []byte) bool {
 	return len(b) >= 10 && b[0]&1 == 0 && b[3] == 0x9d && b[4] == 0x01 && b[5] == 0x2a
+}
+
+// encodeDirectVP8 encodes count frames (round-robin from frames, contiguous I420 of the
+// encoder's size) in one C loop: the benchmark's baseline for what the Go pipeline costs.
+func encodeDirectVP8(enc VideoEncoder, frames []byte, count int) (int64, error) {
+	v, ok := enc.(*vp8Encoder)
+	if !ok {
+		return 0, fmt.Errorf("direct vp8 encode: %T is not a vp8 encoder", enc)
+	}
+	size := v.cfg.Width * v.cfg.Height * 3 / 2
+	if len(frames) < size || len(frames)%size != 0 {
+		return 0, fmt.Errorf("direct vp8 encode: %d bytes is not a whole number of %dx%d frames", len(frames), v.cfg.Width, v.cfg.Height)
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.e == nil {
+		return 0, fmt.Errorf("direct vp8 encode: %w", ErrClosed)
+	}
+	n := C.stoa_vp8enc_direct(v.e, (*C.uchar)(&frames[0]), C.int(len(frames)/size), C.int(count))
+	if n < 0 {
+		return 0, fmt.Errorf("direct vp8 encode: %s", C.GoString(C.stoa_vpx_err(v.e)))
+	}
+	return int64(n), nil
 }

@@ -138,6 +138,7 @@ func TestVideoEncoderRejects(t *testing.T) {
 		{"fps", func(c *EncoderConfig) { c.FPS = 0 }, "frame rate"},
 		{"bitrate", func(c *EncoderConfig) { c.BitrateKbps = -1 }, "bitrate"},
 		{"keyframe interval", func(c *EncoderConfig) { c.KeyframeInterval = -1 }, "keyframe"},
+		{"speed", func(c *EncoderConfig) { c.Speed = 17 }, "speed"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -189,7 +190,8 @@ func TestVP8DecoderRejectsGarbage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dec.Close()
-	for _, in := range [][]byte{nil, {0}, []byte("not a vp8 frame at all"), make([]byte, 100)} {
+	huge := []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0xff, 0x3f, 0xff, 0x3f, 0, 0, 0, 0}
+	for _, in := range [][]byte{nil, {0}, []byte("not a vp8 frame at all"), make([]byte, 100), huge} {
 		if img, err := dec.Decode(in); err == nil && img != nil {
 			t.Errorf("Decode(%q) gave a picture", in)
 		}

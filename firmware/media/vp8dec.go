@@ -83,12 +83,27 @@ func newVP8Decoder() (*vp8Decoder, error) {
 // maxCompressedFrame bounds what is handed to libvpx; a VP8 frame of any sane size is far below.
 const maxCompressedFrame = 16 << 20
 
+// maxDecodePixels bounds the picture a remote keyframe may ask the decoder to allocate (4K UHD):
+// VP8 sizes go up to 16383x16383, which would cost gigabytes.
+const maxDecodePixels = 3840 * 2160
+
+// vp8KeyframeSize reads the picture size from a keyframe header (RFC 6386 9.1).
+func vp8KeyframeSize(b []byte) (w, h int, ok bool) {
+	if !IsVP8Keyframe(b) {
+		return 0, 0, false
+	}
+	return int(b[6]) | int(b[7]&0x3f)<<8, int(b[8]) | int(b[9]&0x3f)<<8, true
+}
+
 func (v *vp8Decoder) Decode(frame []byte) (*image.YCbCr, error) {
 	if len(frame) == 0 {
 		return nil, errors.New("vp8 decode: empty frame")
 	}
 	if len(frame) > maxCompressedFrame {
 		return nil, fmt.Errorf("vp8 decode: frame of %d bytes is too large", len(frame))
+	}
+	if w, h, ok := vp8KeyframeSize(frame); ok && (w == 0 || h == 0 || w*h > maxDecodePixels) {
+		return nil, fmt.Errorf("vp8 decode: keyframe of %dx%d is outside 1..%d pixels", w, h, maxDecodePixels)
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
