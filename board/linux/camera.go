@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/stoa-rooms/stoa/board"
@@ -21,6 +22,8 @@ type Camera struct {
 	mono func() time.Duration // CLOCK_MONOTONIC, the clock V4L2 buffer timestamps use
 	// retry is how often a stream looks for its unplugged camera again.
 	retry time.Duration
+	// only restricts the formats chosen from (tests use it to capture each format); 0 = any.
+	only pixFmt
 }
 
 // NewCamera returns the camera def names. It does not open the device: Open does, so a USB
@@ -83,7 +86,7 @@ func (s *stream) open() error {
 	if err != nil {
 		return fmt.Errorf("open camera %s: %w", path, err)
 	}
-	mode, stride, err := configure(dev.Fd(), s.want)
+	mode, stride, err := configure(dev.Fd(), s.want, s.cam.only)
 	if err == nil {
 		err = dev.Start(context.Background())
 	}
@@ -205,10 +208,13 @@ func wallFromMono(ts, monoNow time.Duration, wallNow time.Time) time.Time {
 
 // configure enumerates the device's modes, sets the best one for want and returns what the
 // driver actually set and the line stride.
-func configure(fd uintptr, want board.VideoMode) (captureMode, int, error) {
+func configure(fd uintptr, want board.VideoMode, only pixFmt) (captureMode, int, error) {
 	modes, err := enumModes(fd, want)
 	if err != nil {
 		return captureMode{}, 0, err
+	}
+	if only != 0 {
+		modes = slices.DeleteFunc(modes, func(m captureMode) bool { return m.Format != only })
 	}
 	m, ok := chooseMode(modes, want)
 	if !ok {
