@@ -1,0 +1,372 @@
+//go:build hw
+
+package linux
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/warthog618/go-gpiocdev"
+
+	"github.com/stoa-rooms/stoa/board"
+)
+
+// simChip creates a gpio-sim chip through configfs with the given line names and returns its
+// gpiochip name and its sysfs directory (sim_gpioN/{pull,value}).
+func simChip(t *testing.T, name string, lines []string) (chip, sysdir string) {
+	t.Helper()
+	dev := filepath.Join("/sys/kernel/config/gpio-sim", name)
+	bank := filepath.Join(dev, "gpio-bank0")
+	write := func(p, v string) {
+		t.Helper()
+		if err := os.WriteFile(p, []byte(v), 0o644); err != nil {
+			t.Fatalf("write %q to %s: %v", v, p, err)
+		}
+	}
+	for _, d := range []string{dev, bank} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatalf("gpio-sim: %v", err)
+		}
+	}
+	var lineDirs []string
+	for i, n := range lines {
+		d := filepath.Join(bank, fmt.Sprintf("line%d", i))
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatalf("gpio-sim: %v", err)
+		}
+		lineDirs = append(lineDirs, d)
+		write(filepath.Join(d, "name"), n)
+	}
+	t.Cleanup(func() {
+		_ = os.WriteFile(filepath.Join(dev, "live"), []byte("0"), 0o644)
+		for _, d := range lineDirs {
+			_ = os.Remove(d)
+		}
+		_ = os.Remove(bank)
+		_ = os.Remove(dev)
+	})
+	write(filepath.Join(bank, "num_lines"), fmt.Sprint(len(lines)+2)) // two unnamed lines too
+	write(filepath.Join(dev, "live"), "1")
+	chip = readTrimmed(t, filepath.Join(bank, "chip_name"))
+	devName := readTrimmed(t, filepath.Join(dev, "dev_name"))
+	sysdir = filepath.Join("/sys/devices/platform", devName, chip)
+	poll(t, 5*time.Second, func() error { return gpiocdev.IsChip(chip) })
+	return chip, sysdir
+}
+
+func readTrimmed(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func poll(t *testing.T, within time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %v", within, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func pull(t *testing.T, sysdir string, offset int, up bool) {
+	t.Helper()
+	v := "pull-down"
+	if up {
+		v = "pull-up"
+	}
+	if err := os.WriteFile(filepath.Join(sysdir, fmt.Sprintf("sim_gpio%d", offset), "pull"), []byte(v), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type events struct {
+	mu  sync.Mutex
+	got []board.InputEvent
+}
+
+func (e *events) add(ev board.InputEvent) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.got = append(e.got, ev)
+}
+
+func (e *events) list() []board.InputEvent {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]board.InputEvent(nil), e.got...)
+}
+
+func TestGPIOButtonDebounced(t *testing.T) {
+	tests := []struct {
+		name      string
+		soft      bool
+		activeLow bool
+	}{
+		{"kernel debounce", false, false},
+		{"kernel debounce active-low", false, true},
+		{"software debounce", true, false},
+		{"software debounce active-low", true, true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			chip, sysdir := simChip(t, fmt.Sprintf("btn%d", i), []string{"STOA_LED", "STOA_BTN"})
+			const off = 1
+			// Wide enough that the bounce below (seven sysfs writes, up to ~100 ms under TCG) is
+			// well inside it.
+			const debounce = 300 * time.Millisecond
+			pull(t, sysdir, off, tt.activeLow) // released
+			g, err := openGPIO(map[string]board.GPIOLineDef{
+				"mute_button": {Name: "STOA_BTN", ActiveLow: tt.activeLow, DebounceMS: int(debounce / time.Millisecond)},
+			}, gpioOptions{softDebounce: tt.soft})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			if l := g.lines["mute_button"]; l.chip != chip || l.offset != off {
+				t.Fatalf("found %s, want %s:%d", l, chip, off)
+			}
+			var ev events
+			w, err := g.Watch("mute_button", ev.add)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			// Where the kernel debounces, the line says so; the software path asks for nothing.
+			c, err := gpiocdev.NewChip(chip)
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := c.LineInfo(off)
+			c.Close()
+			if err != nil || info.Config.Debounced == tt.soft || (!tt.soft && info.Config.DebouncePeriod != debounce) {
+				t.Fatalf("line info %+v, %v: want kernel debounce %v", info.Config, err, !tt.soft)
+			}
+			// pressLevel is the electrical level of a pressed button.
+			pressed := !tt.activeLow
+			for step, active := range []bool{true, false} {
+				level := pressed == active
+				// A bouncing contact: several edges well inside the debounce window, ending at level.
+				start := time.Now()
+				for j := 0; j < 3; j++ {
+					pull(t, sysdir, off, level)
+					pull(t, sysdir, off, !level)
+				}
+				pull(t, sysdir, off, level)
+				if took := time.Since(start); took > debounce/2 {
+					t.Fatalf("the simulated bounce took %v, not inside the %v debounce window", took, debounce)
+				}
+				poll(t, 5*time.Second, func() error {
+					if n := len(ev.list()); n < step+1 {
+						return fmt.Errorf("%d events, want %d", n, step+1)
+					}
+					return nil
+				})
+				// Nothing more may follow once the line has settled: wait out a few windows.
+				time.Sleep(2 * debounce)
+				got := ev.list()
+				if len(got) != step+1 {
+					t.Fatalf("after bouncing to active=%v: events %+v, want exactly %d", active, got, step+1)
+				}
+				e := got[step]
+				if e.Active != active || e.Line != "mute_button" {
+					t.Fatalf("event %+v, want mute_button active=%v", e, active)
+				}
+				if d := time.Since(e.Time); d < 0 || d > 10*time.Second {
+					t.Errorf("event time %v is %v from now", e.Time, d)
+				}
+			}
+		})
+	}
+}
+
+// TestGPIOBounceIsReal is the control for TestGPIOButtonDebounced: the same bounce seen by an
+// undebounced request is many edges, so one event there is the debounce's doing.
+func TestGPIOBounceIsReal(t *testing.T) {
+	chip, sysdir := simChip(t, "bounce", []string{"STOA_BTN"})
+	pull(t, sysdir, 0, false)
+	edges := make(chan gpiocdev.LineEvent, 64)
+	l, err := gpiocdev.RequestLine(chip, 0, gpiocdev.WithBothEdges, gpiocdev.WithEventHandler(func(e gpiocdev.LineEvent) { edges <- e }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for j := 0; j < 3; j++ {
+		pull(t, sysdir, 0, true)
+		pull(t, sysdir, 0, false)
+	}
+	pull(t, sysdir, 0, true)
+	poll(t, 5*time.Second, func() error {
+		if n := len(edges); n < 7 {
+			return fmt.Errorf("%d raw edges, want 7", n)
+		}
+		return nil
+	})
+}
+
+func TestGPIOOutputs(t *testing.T) {
+	chip, sysdir := simChip(t, "leds", []string{"STOA_LED", "STOA_BTN"})
+	zero := 0
+	off3 := 3 // an unnamed line, by chip + offset
+	tests := []struct {
+		name string
+		def  board.GPIOLineDef
+		off  int
+	}{
+		{"by name", board.GPIOLineDef{Name: "STOA_LED"}, 0},
+		{"by name active-low", board.GPIOLineDef{Name: "STOA_LED", ActiveLow: true}, 0},
+		{"by chip and offset", board.GPIOLineDef{Chip: chip, Offset: &off3}, 3},
+		{"by chip, offset and name", board.GPIOLineDef{Chip: chip, Offset: &zero, Name: "STOA_LED", ActiveLow: true}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g, err := OpenGPIO(map[string]board.GPIOLineDef{"mute_led": tt.def})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			value := filepath.Join(sysdir, fmt.Sprintf("sim_gpio%d", tt.off), "value")
+			want := func(on bool) {
+				t.Helper()
+				level := "0"
+				if on != tt.def.ActiveLow {
+					level = "1"
+				}
+				if got := readTrimmed(t, value); got != level {
+					t.Fatalf("on=%v: %s reads %s, want %s", on, value, got, level)
+				}
+			}
+			led, err := g.Output("mute_led", true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want(true)
+			for _, on := range []bool{false, true, false} {
+				if err := led.Set(on); err != nil {
+					t.Fatal(err)
+				}
+				want(on)
+			}
+			// Closing the board releases the line.
+			if err := g.Close(); err != nil {
+				t.Fatal(err)
+			}
+			c, err := gpiocdev.NewChip(chip)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if info, err := c.LineInfo(tt.off); err != nil || info.Used {
+				t.Fatalf("after Close: line info %+v, %v; want unused", info, err)
+			}
+		})
+	}
+}
+
+func TestGPIOErrors(t *testing.T) {
+	chip, _ := simChip(t, "errs", []string{"STOA_LED", "STOA_BTN"})
+	held, err := gpiocdev.RequestLine(chip, 1, gpiocdev.WithConsumer("someone-else"), gpiocdev.AsInput)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	off := 99
+	wrongName := 0
+	tests := []struct {
+		name string
+		def  board.GPIOLineDef
+		want []string
+	}{
+		{"missing name", board.GPIOLineDef{Name: "NO_SUCH_LINE"}, []string{"gpio mute_button", `no line "NO_SUCH_LINE" on any chip`}},
+		{"busy", board.GPIOLineDef{Name: "STOA_BTN"}, []string{"gpio mute_button", `"STOA_BTN"`, "busy", `"someone-else"`}},
+		{"offset beyond the chip", board.GPIOLineDef{Chip: chip, Offset: &off}, []string{"gpio mute_button", "offset 99 is beyond"}},
+		{"offset with another name", board.GPIOLineDef{Chip: chip, Offset: &wrongName, Name: "STOA_BTN"}, []string{"gpio mute_button", `named "STOA_LED", not "STOA_BTN"`}},
+		{"missing chip", board.GPIOLineDef{Chip: "gpiochip77", Name: "X"}, []string{"gpio mute_button", "gpiochip77"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g, err := OpenGPIO(map[string]board.GPIOLineDef{"mute_button": tt.def})
+			if err == nil {
+				g.Close()
+				t.Fatal("opened")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+	t.Run("unknown role", func(t *testing.T) {
+		g, err := OpenGPIO(map[string]board.GPIOLineDef{"mute_led": {Name: "STOA_LED"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close()
+		if _, err := g.Watch("occupancy", func(board.InputEvent) {}); err == nil || !strings.Contains(err.Error(), "gpio occupancy: the board defines no such line (have: mute_led)") {
+			t.Fatalf("error %v", err)
+		}
+	})
+	t.Run("taken after open", func(t *testing.T) {
+		g, err := OpenGPIO(map[string]board.GPIOLineDef{"mute_led": {Name: "STOA_LED"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close()
+		other, err := gpiocdev.RequestLine(chip, 0, gpiocdev.WithConsumer("late-comer"), gpiocdev.AsInput)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		if _, err := g.Output("mute_led", false); err == nil || !strings.Contains(err.Error(), `busy (used by "late-comer")`) {
+			t.Fatalf("error %v", err)
+		}
+	})
+}
+
+// TestGPIOWatchClosedFromHandler: fn may close its own watch (roomd does on shutdown).
+func TestGPIOWatchClosedFromHandler(t *testing.T) {
+	_, sysdir := simChip(t, "selfclose", []string{"STOA_LED", "STOA_BTN"})
+	pull(t, sysdir, 1, false)
+	g, err := OpenGPIO(map[string]board.GPIOLineDef{"occupancy": {Name: "STOA_BTN", DebounceMS: 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	closed := make(chan error, 1)
+	var w interface{ Close() error }
+	var mu sync.Mutex
+	mu.Lock()
+	w, err = g.Watch("occupancy", func(board.InputEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		closed <- w.Close()
+	})
+	mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pull(t, sysdir, 1, true)
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event")
+	}
+}
