@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/stoa-rooms/stoa/firmware/control"
 )
 
 // maxConfigSize bounds the config file; it is a handful of keys.
@@ -27,6 +29,9 @@ type Config struct {
 	Socket      string   `json:"socket"`     // local API; default <data_dir>/roomd.sock
 	Firmware    string   `json:"firmware"`   // version reported to the portal
 	PollTimeout Duration `json:"poll_timeout"`
+	// ControlLogin, when set, is required on the serial control port ("login <user> <password>";
+	// password_hash is argon2id in PHC form, see firmware/control.HashPassword).
+	ControlLogin *control.Credentials `json:"control_login,omitempty"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("25s") in JSON.
@@ -121,6 +126,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Firmware == "" {
 		return errors.New("config: firmware version is empty")
+	}
+	if l := c.ControlLogin; l != nil {
+		if l.User == "" || strings.ContainsAny(l.User, " \t") || len(l.User) > 64 {
+			return errors.New("config: control_login.user must be 1–64 characters without spaces")
+		}
+		if err := control.CheckHash(l.PasswordHash); err != nil {
+			return fmt.Errorf("config: control_login.password_hash: %w", err)
+		}
 	}
 	if d := time.Duration(c.PollTimeout); d < time.Second || d > 5*time.Minute {
 		return fmt.Errorf("config: poll_timeout %s is outside 1s..5m", d)

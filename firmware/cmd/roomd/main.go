@@ -1,6 +1,8 @@
 // Command roomd is the room agent: it pairs the room with a portal, keeps the management
-// channel and serves the local API (roomctl). It runs as a systemd Type=notify service with a
-// watchdog, or as a plain process on a developer machine (--board=sim).
+// channel, drives the room's hardware (buttons, LEDs, camera head, sensors, display, calls) and
+// serves the device API on the local socket (roomctl) and the serial control port. It runs as
+// a systemd Type=notify service with a watchdog, or as a plain process on a developer machine
+// (--board=sim).
 package main
 
 import (
@@ -27,38 +29,79 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	log := newLogger(os.Stderr, os.Getenv("JOURNAL_STREAM") != "")
 	if err := run(ctx, cfg, log, os.Stdout); err != nil {
 		log.Error("roomd", "err", err)
 		os.Exit(1)
 	}
 }
 
-// boards lists the board definitions roomd knows.
-func boards() board.Registry {
-	return board.Registry{"sim": sim.New}
+// newLogger logs key=value text; under journald (JOURNAL_STREAM set) without the time, which
+// the journal records itself.
+func newLogger(w io.Writer, journald bool) *slog.Logger {
+	o := &slog.HandlerOptions{}
+	if journald {
+		o.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}
+	}
+	return slog.New(slog.NewTextHandler(w, o))
 }
 
-// run starts the agent and the local API and blocks until ctx ends.
+// boards lists the board drivers built into roomd (linux is added by boards_linux.go).
+func boards() board.Registry {
+	r := board.Registry{"sim": sim.New}
+	addLinux(r)
+	return r
+}
+
+// deps are what run builds on; tests swap the board registry and speed up the loops.
+type deps struct {
+	boards board.Registry
+	tune   func(*roomd.RoomOptions)
+}
+
+// run starts the room and the local API and blocks until ctx ends.
 func run(ctx context.Context, cfg roomd.Config, log *slog.Logger, stdout io.Writer) error {
-	b, err := boards().Open(cfg.Board)
+	return runWith(ctx, cfg, log, stdout, deps{boards: boards()})
+}
+
+func runWith(ctx context.Context, cfg roomd.Config, log *slog.Logger, stdout io.Writer, d deps) error {
+	b, err := d.boards.Open(cfg.Board)
 	if err != nil {
 		return err
 	}
+	defer b.Close()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	simPeripherals(ctx, b, log)
+	scr := newScreen(b, log)
 	host, _ := os.Hostname()
-	agent, err := roomd.NewAgent(roomd.Options{
-		Config:  cfg,
-		Display: b.Display.(roomd.ScreenShower), // firmware/screen takes over rendering
-		Log:     log,
-		OnCode:  func(code string) { fmt.Fprintf(stdout, "Pairing code: %s\n", code) },
-		Room:    pairing.RoomInfo{Model: b.Name(), Firmware: cfg.Firmware, Serial: machineID(), Hostname: host},
-	})
+	o := roomd.RoomOptions{
+		Agent: roomd.Options{
+			Config: cfg,
+			Log:    log,
+			OnCode: func(code string) { fmt.Fprintf(stdout, "Pairing code: %s\n", code) },
+			Room:   pairing.RoomInfo{Model: b.Name(), Firmware: cfg.Firmware, Serial: machineID(), Hostname: host},
+		},
+		Board:        b,
+		Screen:       scr,
+		ControlLogin: cfg.ControlLogin,
+	}
+	if d.tune != nil {
+		d.tune(&o)
+	}
+	room, err := roomd.NewRoom(o)
 	if err != nil {
 		return err
 	}
+	room.SetJoiner(roomd.CallJoiner(room.Agent(), nil, log)) // calls draw once firmware/screen lands
 	ln, err := roomd.ListenLocal(cfg.Socket)
 	if err != nil {
 		return err
@@ -66,13 +109,15 @@ func run(ctx context.Context, cfg roomd.Config, log *slog.Logger, stdout io.Writ
 	defer os.Remove(cfg.Socket)
 	log.Info("roomd started", "board", b.Name(), "data_dir", cfg.DataDir, "socket", cfg.Socket, "firmware", cfg.Firmware)
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	errc := make(chan error, 2)
-	go func() { errc <- roomd.ServeLocal(ctx, ln, agent, log) }()
-	go func() { errc <- agent.Run(ctx) }()
-	notifyReady(log)
-	go watchdog(ctx, log)
+	go func() { errc <- roomd.ServeLocal(ctx, ln, room, log) }()
+	// READY once the hardware is open (Run calls back) and the local API listens (above).
+	go func() {
+		errc <- room.Run(ctx, func() {
+			notifyReady(log)
+			go watchdog(ctx, log, room.Healthy)
+		})
+	}()
 
 	var first error
 	select {

@@ -23,9 +23,10 @@ func notifyStopping(log *slog.Logger) {
 	}
 }
 
-// watchdog pings systemd at half of WATCHDOG_USEC (sd_watchdog_enabled(3)) until ctx ends; a
-// hung process stops pinging and systemd restarts it.
-func watchdog(ctx context.Context, log *slog.Logger) {
+// watchdog pings systemd at half of WATCHDOG_USEC (sd_watchdog_enabled(3)) until ctx ends,
+// but only while healthy says every subsystem is: a hung loop or a camera without frames stops
+// the pings and systemd restarts roomd.
+func watchdog(ctx context.Context, log *slog.Logger, healthy func() error) {
 	every, err := daemon.SdWatchdogEnabled(false)
 	if err != nil {
 		log.Warn("watchdog settings", "err", err)
@@ -36,9 +37,20 @@ func watchdog(ctx context.Context, log *slog.Logger) {
 	}
 	t := time.NewTicker(every / 2)
 	defer t.Stop()
+	var was error
 	for {
-		if _, err := daemon.SdNotify(false, daemon.SdNotifyWatchdog); err != nil {
-			log.Warn("sd_notify WATCHDOG", "err", err)
+		err := healthy()
+		switch {
+		case err != nil && was == nil:
+			log.Error("watchdog: not pinging while unhealthy", "err", err)
+		case err == nil && was != nil:
+			log.Info("watchdog: healthy again; pinging")
+		}
+		was = err
+		if err == nil {
+			if _, err := daemon.SdNotify(false, daemon.SdNotifyWatchdog); err != nil {
+				log.Warn("sd_notify WATCHDOG", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():
