@@ -145,7 +145,7 @@ func vividDisconnect(path string) error {
 	}
 	for _, c := range ctrls {
 		if c.Name == "Disconnect" {
-			return v4l2.SetControlValue(fd, c.ID, 1)
+			return v4l2.SetControlValue(fd, c.ID, 0) // a button: any value in its 0–0 range presses it
 		}
 	}
 	return fmt.Errorf("vivid has no Disconnect control (%d controls)", len(ctrls))
