@@ -1,6 +1,10 @@
 // Command roomctl talks to roomd over its local unix socket:
 //
 //	roomctl [--socket PATH] [--json] status|pair [--portal URL]|unpair
+//	roomctl [--socket PATH] [--json] <device command> [args…]   (mic mute, volume 40, join ID PIN, …)
+//	roomctl [--socket PATH] [--json] status <path>                (audio.mic_muted, call, …)
+//	roomctl [--socket PATH] [--json] events                       (status changes and events until Ctrl-C)
+//	roomctl hash-password < password                              (argon2id for control_login)
 package main
 
 import (
@@ -11,25 +15,38 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"slices"
 	"time"
 
+	"github.com/stoa-rooms/stoa/firmware/control"
 	"github.com/stoa-rooms/stoa/firmware/roomd"
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	if err := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "roomctl:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string, stdout, stderr io.Writer) error {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("roomctl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	socket := fs.String("socket", "/var/lib/stoa-room/roomd.sock", "roomd's local API socket")
 	asJSON := fs.Bool("json", false, "print the status as JSON")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: roomctl [--socket PATH] [--json] status | pair --portal URL | unpair")
+		fmt.Fprintln(stderr, "usage: roomctl [--socket PATH] [--json] status [path] | pair --portal URL | unpair | events | hash-password | <command> [args]")
+		fmt.Fprintln(stderr, "device commands:")
+		specs := control.Specs()
+		names := make([]string, 0, len(specs))
+		for n := range specs {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			fmt.Fprintf(stderr, "  %-8s %s\n", n, specs[n].Help)
+		}
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -47,9 +64,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 	switch cmd, rest := fs.Arg(0), fs.Args()[1:]; cmd {
 	case "status":
 		if len(rest) > 0 {
-			return fmt.Errorf("status: unexpected argument %q", rest[0])
+			return device(ctx, c, fs.Args(), *asJSON, stdout)
 		}
 		st, err = c.Status(ctx)
+	case "events":
+		if len(rest) > 0 {
+			return fmt.Errorf("events: unexpected argument %q", rest[0])
+		}
+		// Until Ctrl-C, not the 30 s the other commands get.
+		ectx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		defer stop()
+		return events(ectx, c, *asJSON, stdout)
+	case "hash-password":
+		return hashPassword(stdin, stdout)
 	case "pair":
 		pfs := flag.NewFlagSet("pair", flag.ContinueOnError)
 		pfs.SetOutput(stderr)
@@ -68,6 +95,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		st, err = c.Unpair(ctx)
 	default:
+		if _, ok := control.Specs()[cmd]; ok {
+			return device(ctx, c, fs.Args(), *asJSON, stdout)
+		}
 		fs.Usage()
 		return fmt.Errorf("unknown command %q", cmd)
 	}

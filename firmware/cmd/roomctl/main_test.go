@@ -51,7 +51,7 @@ func TestRoomctl(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
-			err := run(append([]string{"--socket", cfg.Socket}, tc.args...), &out, io.Discard)
+			err := run(append([]string{"--socket", cfg.Socket}, tc.args...), nil, &out, io.Discard)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want it to mention %q", err, tc.wantErr)
