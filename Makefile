@@ -19,7 +19,9 @@ deps:
 ## build: compile the binaries into out/bin.
 build:
 	@mkdir -p out/bin
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o out/bin/ ./services/cmd/stoa-server ./firmware/cmd/roomd ./firmware/cmd/roomctl
+	# stoa-server is pure Go; roomd links the codecs and ALSA (cgo).
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o out/bin/ ./services/cmd/stoa-server
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o out/bin/ ./firmware/cmd/roomd ./firmware/cmd/roomctl
 
 ## run: start every server role on loopback with state in $(DATA), and one simulated room
 ## (roomd --board=sim) that shows its pairing code. Ctrl-C stops both.
