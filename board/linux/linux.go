@@ -19,15 +19,14 @@ func Open(def board.Definition) (*board.Board, error) {
 }
 
 // OpenWithLog is Open with the logger the drivers report to.
-func OpenWithLog(def board.Definition, log *slog.Logger) (b *board.Board, err error) {
+func OpenWithLog(def board.Definition, log *slog.Logger) (_ *board.Board, err error) {
 	if err := def.Validate(); err != nil {
 		return nil, fmt.Errorf("open linux board: %w", err)
 	}
-	b = &board.Board{Def: def}
+	b := &board.Board{Def: def}
 	defer func() {
 		if err != nil {
-			_ = b.Close()
-			b = nil
+			_ = b.Close() // what opened before the failure
 		}
 	}()
 	if c := def.Camera; c != nil {
