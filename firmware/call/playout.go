@@ -14,6 +14,7 @@ import (
 const (
 	maxQueuedFrames = 8
 	maxFarFrames    = 12
+	farKeep         = 2
 )
 
 // playout mixes the remote audio streams and plays them on the speaker, paced by the device
@@ -112,11 +113,20 @@ func (p *playout) loop() {
 	}
 }
 
-// farEnd fills dst with the oldest played frame the canceller has not had yet (silence when
-// none is waiting).
+// farEnd fills dst with the far-end reference for the microphone frame just captured:
+// silence when none is waiting.
+//
+// The canceller only models an echo that comes after its reference, by at most its tail. A
+// played frame becomes audible about the device's buffer B after it was written; with L frames
+// waiting here, the echo lags the reference by B + path − 20 ms × L. Frames pile up here when
+// the microphone starts (or stalls) after the speaker, which would make that negative, so
+// only the newest farKeep frames are kept: the lag stays near B + path.
 func (p *playout) farEnd(dst []int16) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if len(p.far) > farKeep {
+		p.far = p.far[len(p.far)-farKeep:]
+	}
 	if len(p.far) == 0 {
 		clear(dst)
 		return

@@ -62,6 +62,11 @@ type Participant struct {
 	audio  map[string][]int16
 }
 
+// toneAmplitude is the far end's level (about -21 dBFS): a quiet talker, so that the sim
+// room's own tone (-12 dBFS) stays dominant in what the room sends even while its echo
+// canceller is still converging on the echo of this tone.
+const toneAmplitude = 3000
+
 // maxKept bounds what is kept per remote (frames; audio samples: 10 s).
 const (
 	maxFrames = 600
@@ -188,7 +193,7 @@ func (p *Participant) sendAudio(ctx context.Context, t *webrtc.TrackLocalStaticS
 		case <-tick.C:
 		}
 		for i := range pcm {
-			pcm[i] = int16(8000 * math.Sin(2*math.Pi*p.o.ToneHz*float64(at+i)/48000))
+			pcm[i] = int16(toneAmplitude * math.Sin(2*math.Pi*p.o.ToneHz*float64(at+i)/48000))
 		}
 		at += len(pcm)
 		pkt, err := enc.Encode(pcm)
