@@ -21,6 +21,7 @@ have gcc || need_pkgs+=(gcc libc6-dev)
 for lib in libvpx-dev libopus-dev libspeexdsp-dev libasound2-dev; do
   dpkg -s "$lib" >/dev/null 2>&1 || need_pkgs+=("$lib")
 done
+dpkg -s libx264-dev >/dev/null 2>&1 || need_pkgs+=(libx264-dev) # H.264 encoder (firmware/media)
 # The hardware-in-the-loop tests and the image: QEMU (TCG), mmdebstrap, filesystem and
 # partition tools, and what builds the out-of-tree gpio-sim module.
 have qemu-system-x86_64 || need_pkgs+=(qemu-system-x86)

@@ -2,5 +2,5 @@
 
 package media
 
-// #cgo pkg-config: vpx opus speexdsp
+// #cgo pkg-config: vpx opus speexdsp x264
 import "C"

@@ -20,7 +20,7 @@ func TestStaticCodecsLink(t *testing.T) {
 	if err != nil {
 		t.Fatalf("find ldd: %v", err)
 	}
-	codecLibs := []string{"libvpx", "libopus", "libspeexdsp"}
+	codecLibs := []string{"libvpx", "libopus", "libspeexdsp", "libx264"}
 	tests := []struct {
 		name       string
 		tags       string

@@ -126,14 +126,14 @@ import (
 
 // EncoderConfig is what a video encoder is opened with.
 type EncoderConfig struct {
-	Codec         string // "vp8"
+	Codec         string // "vp8" (libvpx) or "h264" (x264, Annex-B, constrained baseline)
 	Width, Height int    // even; every frame given to Encode must have this size
 	FPS           int
 	BitrateKbps   int
 	// KeyframeInterval is the longest distance between keyframes in frames; 0 means 10 s.
 	KeyframeInterval int
 	// Speed is libvpx's realtime speed, 4..16: higher costs less CPU per frame for a little
-	// quality; 0 means 8. A small board (rpi4) wants 12 or more for 720p30.
+	// quality; 0 means 8. A small board (rpi4) wants 12 or more for 720p30. (VP8 only.)
 	Speed int
 }
 
@@ -158,8 +158,10 @@ func NewVideoEncoder(c EncoderConfig) (VideoEncoder, error) {
 	switch c.Codec {
 	case "vp8", "VP8", "video/VP8":
 		return newVP8Encoder(c)
+	case "h264", "H264", "video/H264":
+		return newH264Encoder(c)
 	default:
-		return nil, fmt.Errorf("open video encoder: codec %q is not supported (want vp8)", c.Codec)
+		return nil, fmt.Errorf("open video encoder: codec %q is not supported (want vp8 or h264)", c.Codec)
 	}
 }
 

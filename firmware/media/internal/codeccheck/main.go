@@ -36,6 +36,14 @@ func run() error {
 	if img, err := dec.Decode(pkt); err != nil || img == nil {
 		return fmt.Errorf("vp8 decode: %v", err)
 	}
+	h264, err := media.NewVideoEncoder(media.EncoderConfig{Codec: "h264", Width: 64, Height: 48, FPS: 30, BitrateKbps: 100})
+	if err != nil {
+		return err
+	}
+	defer h264.Close()
+	if au, err := h264.Encode(media.NewFrame(64, 48), true); err != nil || len(au) == 0 {
+		return fmt.Errorf("h264 encode: %d bytes, %v", len(au), err)
+	}
 	oe, err := media.NewOpusEncoder(48000, 1, 32000)
 	if err != nil {
 		return err
