@@ -1,6 +1,7 @@
 package media
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -42,7 +43,7 @@ func TestGain(t *testing.T) {
 		{200, []int16{20000, -20000}, []int16{32767, -32768}},
 	}
 	for _, tc := range tests {
-		t.Run("", func(t *testing.T) {
+		t.Run(fmt.Sprintf("%d%%", tc.percent), func(t *testing.T) {
 			Gain(tc.in, tc.percent)
 			if !slices.Equal(tc.in, tc.want) {
 				t.Fatalf("Gain %d%%: got %v, want %v", tc.percent, tc.in, tc.want)
@@ -87,7 +88,7 @@ func TestDominantFrequency(t *testing.T) {
 		{12345, 48000, 24000},
 	}
 	for _, tc := range tests {
-		t.Run("", func(t *testing.T) {
+		t.Run(fmt.Sprintf("%gHz@%d", tc.freq, tc.rate), func(t *testing.T) {
 			pcm := tone(tc.n, tc.rate, tc.freq, 0.3)
 			Mix(pcm, tone(tc.n, tc.rate, tc.freq*1.7, 0.05)) // a weaker second partial
 			if got := DominantFrequency(pcm, tc.rate); math.Abs(got-tc.freq) > 1 {
