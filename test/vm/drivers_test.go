@@ -43,7 +43,7 @@ func TestDrivers(t *testing.T) {
 	// The kernel (download, gpio-sim build) and the Go builds are independent: run them together.
 	bins := t.TempDir()
 	var k *vmkit.Kernel
-	var gpioSim string
+	var gpioSim, bootImage string
 	var kernelErr error
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -53,6 +53,9 @@ func TestDrivers(t *testing.T) {
 		k, kernelErr = vmkit.FetchKernel(ctx, vmkit.KernelSpec{Logf: t.Logf})
 		if kernelErr == nil {
 			gpioSim, kernelErr = vmkit.BuildGPIOSim(ctx, k)
+		}
+		if kernelErr == nil {
+			bootImage, kernelErr = k.BootImage(ctx)
 		}
 		if kernelErr == nil {
 			t.Logf("kernel %s + gpio-sim ready in %s (cache %s)", k.Release, time.Since(step).Round(time.Millisecond), k.Dir)
@@ -79,7 +82,7 @@ func TestDrivers(t *testing.T) {
 	}
 	t.Logf("initramfs: %.1f MB in %s", float64(size)/1e6, time.Since(step).Round(time.Millisecond))
 
-	run := boot(ctx, t, k, initrd, art)
+	run := boot(ctx, t, bootImage, initrd, art)
 	mirror(t, run, pkgs)
 	t.Logf("total %s (boot to result %s; QEMU start to init %s, kernel uptime at init %s, modules: %d in %s); artifacts in %s",
 		time.Since(start).Round(time.Millisecond), run.bootToResult.Round(time.Millisecond),
@@ -112,7 +115,7 @@ type screenCheck struct {
 }
 
 // boot runs the guest to its end, taking screendumps when the console asks for them.
-func boot(ctx context.Context, t *testing.T, k *vmkit.Kernel, initrd, art string) *guestRun {
+func boot(ctx context.Context, t *testing.T, kernel, initrd, art string) *guestRun {
 	t.Helper()
 	logf, err := os.Create(filepath.Join(art, "console.log"))
 	if err != nil {
@@ -186,8 +189,9 @@ func boot(ctx context.Context, t *testing.T, k *vmkit.Kernel, initrd, art string
 	bootCtx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	m, err = vmkit.Start(bootCtx, vmkit.MachineConfig{
-		Kernel: k.Vmlinuz, Initrd: initrd,
-		Append:     "console=ttyS0 quiet panic=-1 vt.global_cursor_default=0",
+		Kernel: kernel, Initrd: initrd,
+		// STOA_VM_APPEND adds kernel arguments (e.g. loglevel=7 to debug a driver's probe).
+		Append:     strings.TrimSpace("console=ttyS0 quiet panic=-1 vt.global_cursor_default=0 " + os.Getenv("STOA_VM_APPEND")),
 		Args:       []string{"-nic", "none", "-vga", "std"},
 		ConsoleLog: logf, OnLine: onLine,
 	})
