@@ -64,7 +64,8 @@ func moduleRoot(ctx context.Context) (string, error) {
 	return strings.TrimSpace(out), err
 }
 
-// hwPackages finds every package of the module with a test file constrained by the hw tag. The
+// hwPackages finds every package of the module with a test file constrained by the hw tag (-e:
+// another package being broken must not hide these). The
 // environment variable STOA_VM_PKGS (package patterns, space separated, e.g. "./board/linux")
 // narrows the run to those packages, hw-tagged files or not, for a quick loop while developing.
 func hwPackages(ctx context.Context, root string) ([]testPkg, error) {
@@ -72,7 +73,7 @@ func hwPackages(ctx context.Context, root string) ([]testPkg, error) {
 	if env := strings.Fields(os.Getenv("STOA_VM_PKGS")); len(env) > 0 {
 		patterns, only = env, true
 	}
-	out, err := goCmd(ctx, root, nil, append([]string{"list", "-find", "-tags", "hw", "-f",
+	out, err := goCmd(ctx, root, nil, append([]string{"list", "-e", "-find", "-tags", "hw", "-f",
 		`{{.ImportPath}}|{{.Dir}}|{{join .TestGoFiles ","}},{{join .XTestGoFiles ","}}`}, patterns...)...)
 	if err != nil {
 		return nil, fmt.Errorf("find hw test packages: %w", err)
