@@ -16,10 +16,10 @@ all: build
 deps:
 	@bash .ci/deps.sh
 
-## build: compile the binaries into out/bin.
+## build: compile the binaries into out/bin (stoa-server is pure Go; roomd links the codecs
+## and ALSA with cgo).
 build:
 	@mkdir -p out/bin
-	# stoa-server is pure Go; roomd links the codecs and ALSA (cgo).
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o out/bin/ ./services/cmd/stoa-server
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o out/bin/ ./firmware/cmd/roomd ./firmware/cmd/roomctl
 
