@@ -93,7 +93,7 @@ func TestAgentPairsManagesAndIsUnpaired(t *testing.T) {
 	p := newTestPortal(t)
 	ra := startAgent(t, p.URL())
 	code := ra.code(t)
-	if s := ra.display.Last(); s.Title != "Pair this room" || s.Code != code {
+	if s := ra.display.Last(); s.Title != "Pair this room" || s.Code != code || s.QR != p.URL()+"/rooms.html" {
 		t.Fatalf("display shows %+v, want the code %s", s, code)
 	}
 	if s := ra.Status(); s.State != StateUnpaired || s.Code != code || s.PortalURL != p.URL() {

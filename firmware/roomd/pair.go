@@ -55,12 +55,15 @@ func (a *Agent) showCode(code pairing.Code, portal string) {
 	a.setStatus(func(s *Status) {
 		*s = Status{State: StateUnpaired, Code: code.String(), PortalURL: portal, LastError: s.LastError}
 	})
-	a.show(board.Screen{Title: "Pair this room", Code: code.String(),
+	a.show(board.Screen{Title: "Pair this room", Code: code.String(), QR: PairingURL(portal),
 		Lines: []string{"Enter this code on the portal: Admin → Rooms → Add", portal}})
 	if a.o.OnCode != nil {
 		a.o.OnCode(code.String())
 	}
 }
+
+// PairingURL is the portal page where an admin enters a room's code (shown as a QR code).
+func PairingURL(portal string) string { return strings.TrimRight(portal, "/") + "/rooms.html" }
 
 // pairWithCode greets the portal and waits for the admin, counting failed attempts.
 func (a *Agent) pairWithCode(ctx context.Context, c *http.Client, base string, code pairing.Code) (*Identity, []byte, error) {
