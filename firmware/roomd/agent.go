@@ -51,6 +51,7 @@ type Agent struct {
 	unpairAsked bool               // the local API asked to unpair
 	cancelPhase context.CancelFunc // restarts the current phase
 	mgmt        mgmtSlot           // the management channel while paired (JoinMeeting)
+	panels      panelSlot          // the touch panels reported in polls (panel_hook.go)
 }
 
 // NewAgent checks o and returns an agent; Run starts it.

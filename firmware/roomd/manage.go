@@ -110,6 +110,7 @@ func (m *manager) cycle(ctx context.Context) error {
 		PortalHTTPSTrusted: trusted,
 		PortalHTTPSError:   checkErr,
 	}
+	st.Panels = m.a.panels.report() // touch panels (panel_hook.go)
 	pctx, cancel := context.WithTimeout(ctx, time.Duration(m.a.o.Config.PollTimeout)+10*time.Second)
 	defer cancel()
 	// The portal counts a room online while its poll is in flight; so does the room, from the
@@ -137,6 +138,7 @@ func (m *manager) cycle(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("management poll: %w", err)
 	}
+	m.a.panels.revoke(cmd.RevokePanels)
 	if len(cmd.Bundle) > 0 {
 		// A refused bundle is not acknowledged: the next poll still reports the old version,
 		// so the portal sees the room has not taken it.

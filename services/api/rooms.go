@@ -21,7 +21,21 @@ type Room struct {
 	Serial             string    `json:"serial,omitempty"`
 	Hostname           string    `json:"hostname,omitempty"`
 	CreatedAt          time.Time `json:"created_at"`
+	// Panels are the touch panels paired with the room, as its latest poll reported them.
+	Panels []RoomPanel `json:"panels,omitempty"`
 }
+
+// RoomPanel is a touch panel paired with a room (issue 7): the room reports its panels in
+// every poll; an admin can revoke one (POST /api/v1/rooms/{id}/panels/{panel}/revoke).
+type RoomPanel struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	PairedAt time.Time `json:"paired_at"`
+	LastSeen time.Time `json:"last_seen"`
+}
+
+// MaxRoomPanels bounds the panels a room reports.
+const MaxRoomPanels = 32
 
 // PairRequest is POST /api/v1/rooms/pair: the code the room shows ("1234 5678 9012"; spaces
 // and dashes allowed) and the name the room gets.
@@ -71,11 +85,16 @@ type RoomStatus struct {
 	InCall             bool      `json:"in_call"`
 	PortalHTTPSTrusted bool      `json:"portal_https_trusted"`
 	PortalHTTPSError   string    `json:"portal_https_error,omitempty"`
+	// Panels are the touch panels paired with the room (at most MaxRoomPanels).
+	Panels []RoomPanel `json:"panels,omitempty"`
 }
 
 // RoomCommand answers a poll: Bundle, when set, is a signed bundle envelope to verify and store.
+// RevokePanels names panels whose tokens the room must refuse from now on (repeated until the
+// room no longer reports them).
 type RoomCommand struct {
-	Bundle []byte `json:"bundle,omitempty"`
+	Bundle       []byte   `json:"bundle,omitempty"`
+	RevokePanels []string `json:"revoke_panels,omitempty"`
 }
 
 // RenewRequest is POST /api/v1/room/renew: a CSR for the room's (new or same) key.
