@@ -66,3 +66,13 @@ bench:
 
 clean:
 	rm -rf out
+
+## image: the room appliance image for BOARD (qemu-x86_64, pc): out/stoa-room-<board>-<version>.img,
+## .img.zst and SHA256SUMS. CONFIG=stoa-config.json bakes a site configuration into it;
+## ROOMD=path uses a prebuilt roomd instead of building ./firmware/cmd/roomd.
+BOARD ?= qemu-x86_64
+CONFIG ?=
+ROOMD ?=
+.PHONY: image qemu flash
+image:
+	$(GO) run ./rootfs/cmd/stoa-image --board $(BOARD) --version $(VERSION) --out out $(if $(CONFIG),--config $(CONFIG)) $(if $(ROOMD),--roomd $(ROOMD))
