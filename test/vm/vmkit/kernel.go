@@ -130,7 +130,30 @@ func FetchKernel(ctx context.Context, spec KernelSpec) (*Kernel, error) {
 	if _, err := os.Stat(k.Vmlinuz); err != nil {
 		return nil, fmt.Errorf("fetch kernel %s: %w", release, err)
 	}
+	if built {
+		pruneStale(spec, release)
+	}
 	return k, nil
+}
+
+// pruneStale deletes cached kernels of the same series and flavour that a security update
+// replaced (about 460 MB each); other series (trixie's, for test/hil) stay.
+func pruneStale(spec KernelSpec, current string) {
+	entries, err := os.ReadDir(spec.CacheDir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		n := e.Name()
+		if !e.IsDir() || n == current || !strings.HasPrefix(n, spec.Series+".") || !strings.HasSuffix(n, "-"+spec.Flavour) {
+			continue
+		}
+		if st, err := e.Info(); err == nil && time.Since(st.ModTime()) < time.Hour {
+			continue // maybe in use by a test process that resolved the ABI before the update
+		}
+		spec.Logf("vmkit: removing stale kernel cache %s", n)
+		_ = os.RemoveAll(filepath.Join(spec.CacheDir, n))
+	}
 }
 
 // unpackDebs extracts every .deb in dir into root with dpkg-deb -x (no install).

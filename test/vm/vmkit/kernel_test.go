@@ -1,8 +1,11 @@
 package vmkit
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseABI(t *testing.T) {
@@ -37,4 +40,36 @@ func FuzzParseLddABI(f *testing.F) {
 			t.Fatalf("ABI %q not in input", abi)
 		}
 	})
+}
+
+func TestPruneStale(t *testing.T) {
+	dir := t.TempDir()
+	old := time.Now().Add(-2 * time.Hour)
+	dirs := map[string]bool{ // name -> kept
+		"6.1.0-55-amd64":      false, // replaced by 6.1.0-56
+		"6.1.0-56-amd64":      true,  // current
+		"6.1.0-55-arm64":      true,  // other flavour
+		"6.12.48+deb13-amd64": true,  // other series (test/hil's trixie kernel)
+		"6.10.0-1-amd64":      true,  // "6.1" is not a prefix of series 6.10
+	}
+	for n := range dirs {
+		p := filepath.Join(dir, n)
+		if err := os.Mkdir(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "6.1.0-54-amd64"), 0o755); err != nil { // fresh: maybe in use
+		t.Fatal(err)
+	}
+	dirs["6.1.0-54-amd64"] = true
+	pruneStale(KernelSpec{CacheDir: dir, Series: "6.1", Flavour: "amd64", Logf: t.Logf}, "6.1.0-56-amd64")
+	for n, kept := range dirs {
+		_, err := os.Stat(filepath.Join(dir, n))
+		if (err == nil) != kept {
+			t.Errorf("%s: exists %v, want %v", n, err == nil, kept)
+		}
+	}
 }

@@ -88,7 +88,7 @@ func hasPVHNote(b []byte) bool {
 	}
 	defer f.Close()
 	for _, p := range f.Progs {
-		if p.Type != elf.PT_NOTE {
+		if p.Type != elf.PT_NOTE || p.Filesz > 1<<20 { // notes are small; a huge size is a broken file
 			continue
 		}
 		data := make([]byte, p.Filesz)
