@@ -169,3 +169,25 @@ func unpackDebs(ctx context.Context, dir, root string) error {
 	}
 	return nil
 }
+
+// DebsFrom is a KernelSpec.Download that takes the packages from a folder of .deb files (an
+// apt archive cache, e.g. one an mmdebstrap run for another suite left behind) instead of
+// asking this host's apt, which may not know that suite.
+func DebsFrom(src string) func(ctx context.Context, dir string, pkgs ...string) error {
+	return func(ctx context.Context, dir string, pkgs ...string) error {
+		for _, p := range pkgs {
+			m, err := filepath.Glob(filepath.Join(src, p+"_*.deb"))
+			if err != nil || len(m) == 0 {
+				return fmt.Errorf("download %s: no %s_*.deb in %s", p, p, src)
+			}
+			b, err := os.ReadFile(m[len(m)-1]) // Glob sorts: the last is the highest version string
+			if err != nil {
+				return fmt.Errorf("download %s: %w", p, err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, filepath.Base(m[len(m)-1])), b, 0o644); err != nil {
+				return fmt.Errorf("download %s: %w", p, err)
+			}
+		}
+		return nil
+	}
+}

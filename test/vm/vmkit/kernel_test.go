@@ -1,6 +1,7 @@
 package vmkit
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,5 +72,25 @@ func TestPruneStale(t *testing.T) {
 		if (err == nil) != kept {
 			t.Errorf("%s: exists %v, want %v", n, err == nil, kept)
 		}
+	}
+}
+
+func TestDebsFrom(t *testing.T) {
+	src, dst := t.TempDir(), t.TempDir()
+	for _, n := range []string{"linux-kbuild-6.12_6.12.48-1_amd64.deb", "linux-kbuild-6.1_6.1.192-3_amd64.deb"} {
+		if err := os.WriteFile(filepath.Join(src, n), []byte(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get := DebsFrom(src)
+	if err := get(context.Background(), dst, "linux-kbuild-6.1"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := filepath.Glob(filepath.Join(dst, "*.deb"))
+	if len(got) != 1 || filepath.Base(got[0]) != "linux-kbuild-6.1_6.1.192-3_amd64.deb" {
+		t.Errorf("copied %q, want only linux-kbuild-6.1's deb", got)
+	}
+	if err := get(context.Background(), dst, "linux-source-6.12"); err == nil || !strings.Contains(err.Error(), "linux-source-6.12") {
+		t.Errorf("missing package: err = %v, want one naming it", err)
 	}
 }
