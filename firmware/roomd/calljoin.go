@@ -11,16 +11,26 @@ import (
 )
 
 // CallJoiner is the room's Joiner: the agent's JoinMeeting (the portal's join answer over the
-// management channel) starting a firmware/call call that draws on scr. Nil when roomd is built
-// without cgo (no codecs, no calls).
+// management channel) starting a firmware/call call that draws on scr (nil: not drawn). Nil
+// when roomd is built without cgo (no codecs, no calls).
 func CallJoiner(a *Agent, scr call.Screen, log *slog.Logger) Joiner {
+	return callJoiner(scr, log, func(ctx context.Context, r JoinRequest, o call.Options) (*call.Call, error) {
+		return a.JoinMeeting(ctx, r.MeetingID, r.PIN, o)
+	})
+}
+
+// callJoiner builds the call options from the room's request and starts the call with start.
+func callJoiner(scr call.Screen, log *slog.Logger, start func(context.Context, JoinRequest, call.Options) (*call.Call, error)) Joiner {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return func(ctx context.Context, r JoinRequest) (CallSession, error) {
 		o := call.Options{Board: r.Board, MicMuted: r.MicMuted, CameraMuted: r.CameraMuted,
 			Volume: max(r.Volume, 1), Layout: r.Layout, OnChange: r.OnChange, Log: log}
 		if scr != nil {
 			o.Screen = scr
 		}
-		c, err := a.JoinMeeting(ctx, r.MeetingID, r.PIN, o)
+		c, err := start(ctx, r, o)
 		if err != nil {
 			return nil, err
 		}
