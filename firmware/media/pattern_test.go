@@ -9,7 +9,7 @@ import (
 )
 
 // patternFrames makes n frames of a moving test pattern (w x h I420) in one contiguous buffer
-// (frame i at i*w*h*3/2): a diagonal gradient with fixed fine texture scrolling 4 px a frame,
+// (frame i at i*w*h*3/2): a diagonal gradient with fixed fine noise scrolling 4 px a frame,
 // a bright box sliding across, and moving chroma gradients. The texture is from a seeded PRNG,
 // so every run encodes the same pictures.
 func patternFrames(w, h, n int) ([]byte, []*board.Frame) {
@@ -18,7 +18,7 @@ func patternFrames(w, h, n int) ([]byte, []*board.Frame) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	tex := make([]byte, 256*256)
 	for i := range tex {
-		tex[i] = byte(rng.IntN(24))
+		tex[i] = byte(rng.IntN(8)) // sensor-like noise: a few levels
 	}
 	frames := make([]*board.Frame, n)
 	start := time.Unix(1700000000, 0)

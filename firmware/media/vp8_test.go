@@ -48,8 +48,8 @@ func TestVP8RoundTrip(t *testing.T) {
 	}
 	avg := sum / float64(counted)
 	t.Logf("VP8 640x360 @1500 kbps: mean luma PSNR %.1f dB", avg)
-	if avg < 32 {
-		t.Fatalf("mean luma PSNR %.1f dB, want >= 32", avg)
+	if avg < 36 {
+		t.Fatalf("mean luma PSNR %.1f dB, want >= 36", avg)
 	}
 }
 
