@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"image"
 	"slices"
 	"sync"
@@ -12,10 +13,11 @@ import (
 type Display struct {
 	W, H int // Size; 1280x720 when zero
 
-	mu   sync.Mutex
-	last board.Screen
-	n    int
-	img  *image.RGBA
+	mu    sync.Mutex
+	last  board.Screen
+	n     int
+	img   *image.RGBA
+	draws int
 }
 
 // Size is the picture size Draw expects.
@@ -26,14 +28,31 @@ func (d *Display) Size() (int, int) {
 	return d.W, d.H
 }
 
-// Draw keeps a copy of img as the picture shown.
+// Draw keeps a copy of img as the picture shown (into the same buffer while the size stays,
+// so a call drawn at 30 fps does not allocate a picture per frame).
 func (d *Display) Draw(img *image.RGBA) error {
-	c := image.NewRGBA(img.Bounds())
-	copy(c.Pix, img.Pix)
+	w, h := d.Size()
+	if b := img.Bounds(); b.Dx() != w || b.Dy() != h {
+		return fmt.Errorf("draw on sim display: picture is %dx%d, the display %dx%d", b.Dx(), b.Dy(), w, h)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.img = c
+	if d.img == nil || d.img.Rect != img.Rect {
+		d.img = image.NewRGBA(img.Rect)
+	}
+	for y := img.Rect.Min.Y; y < img.Rect.Max.Y; y++ {
+		copy(d.img.Pix[d.img.PixOffset(img.Rect.Min.X, y):d.img.PixOffset(img.Rect.Max.X, y)],
+			img.Pix[img.PixOffset(img.Rect.Min.X, y):img.PixOffset(img.Rect.Max.X, y)])
+	}
+	d.draws++
 	return nil
+}
+
+// Draws counts the Draw calls, so tests can wait for a new picture.
+func (d *Display) Draws() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.draws
 }
 
 // Picture returns a copy of the picture shown last (nil before the first Draw).

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"image"
 	"sync"
 	"testing"
 
@@ -67,5 +68,24 @@ func TestRegistry(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestDisplayDraw(t *testing.T) {
+	d := &Display{W: 64, H: 48}
+	if d.Picture() != nil {
+		t.Fatal("fresh display has a picture")
+	}
+	img := image.NewRGBA(image.Rect(0, 0, 64, 48))
+	img.Pix[0] = 200
+	if err := d.Draw(img); err != nil {
+		t.Fatal(err)
+	}
+	img.Pix[0] = 1 // the display kept its own copy
+	if p := d.Picture(); p.Pix[0] != 200 || d.Draws() != 1 {
+		t.Fatalf("Picture().Pix[0] = %d, Draws %d", p.Pix[0], d.Draws())
+	}
+	if err := d.Draw(image.NewRGBA(image.Rect(0, 0, 32, 48))); err == nil || d.Draws() != 1 {
+		t.Fatal("a picture of the wrong size was drawn")
 	}
 }
