@@ -228,3 +228,23 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// FuzzComposeText: names, meeting names and banners come from the network; any bytes render
+// without a crash.
+func FuzzComposeText(f *testing.F) {
+	f.Add("Weekly", "Alice", "Reconnecting…", uint8(3))
+	f.Add("", "\x00\xff\xfe‮", "", uint8(0))
+	f.Add(strings.Repeat("会议", 100), "🎉🎉🎉", "x", uint8(255))
+	pic := solid(64, 36, 81, 90, 240)
+	f.Fuzz(func(t *testing.T, meeting, name, banner string, flags uint8) {
+		v := CallView{Meeting: meeting, Banner: banner, Layout: []string{LayoutSpeaker, LayoutGrid}[flags&1]}
+		for i := range int(flags>>1&3) + 1 {
+			tl := Tile{Name: name, MicMuted: flags&8 != 0, CameraMuted: flags&16 != 0, Speaking: i == 0 && flags&32 != 0}
+			if flags&64 != 0 {
+				tl.Picture = pic
+			}
+			v.Tiles = append(v.Tiles, tl)
+		}
+		Compose(image.NewRGBA(image.Rect(0, 0, 320, 180)), v)
+	})
+}
