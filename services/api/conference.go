@@ -49,6 +49,9 @@ type MeetingJoinResponse struct {
 	ParticipantID string      `json:"participant_id"`
 	RouterID      string      `json:"router_id"`
 	ICEServers    []ICEServer `json:"ice_servers"`
+	// Secured is true while the Secured option is on: the client must use SFrame (e2ee) and
+	// AES-128-GCM SRTP, or not join at all.
+	Secured bool `json:"secured,omitempty"`
 }
 
 // ICEServer mirrors the browser's RTCIceServer dictionary.
