@@ -82,7 +82,8 @@ func TestDrivers(t *testing.T) {
 	}
 	t.Logf("initramfs: %.1f MB in %s", float64(size)/1e6, time.Since(step).Round(time.Millisecond))
 
-	run := boot(ctx, t, bootImage, initrd, art)
+	// Each binary may take up to its -test.timeout; the guest gets that plus time to boot.
+	run := boot(ctx, t, bootImage, initrd, art, time.Duration(len(pkgs))*5*time.Minute+2*time.Minute)
 	mirror(t, run, pkgs)
 	t.Logf("total %s (boot to result %s; QEMU start to init %s, kernel uptime at init %s, modules: %d in %s); artifacts in %s",
 		time.Since(start).Round(time.Millisecond), run.bootToResult.Round(time.Millisecond),
@@ -115,7 +116,7 @@ type screenCheck struct {
 }
 
 // boot runs the guest to its end, taking screendumps when the console asks for them.
-func boot(ctx context.Context, t *testing.T, kernel, initrd, art string) *guestRun {
+func boot(ctx context.Context, t *testing.T, kernel, initrd, art string, limit time.Duration) *guestRun {
 	t.Helper()
 	logf, err := os.Create(filepath.Join(art, "console.log"))
 	if err != nil {
@@ -186,7 +187,7 @@ func boot(ctx context.Context, t *testing.T, kernel, initrd, art string) *guestR
 			go screendump(name)
 		}
 	}
-	bootCtx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	bootCtx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	m, err = vmkit.Start(bootCtx, vmkit.MachineConfig{
 		Kernel: kernel, Initrd: initrd,
