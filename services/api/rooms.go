@@ -87,6 +87,8 @@ type RoomStatus struct {
 	PortalHTTPSError   string    `json:"portal_https_error,omitempty"`
 	// Panels are the touch panels paired with the room (at most MaxRoomPanels).
 	Panels []RoomPanel `json:"panels,omitempty"`
+	// Capabilities the firmware declares (see CapabilityE2EE); the Secured option needs them.
+	Capabilities []string `json:"capabilities,omitempty"`
 }
 
 // RoomCommand answers a poll: Bundle, when set, is a signed bundle envelope to verify and store.
