@@ -230,6 +230,8 @@ func (r *Room) Run(ctx context.Context, ready func()) error {
 func (r *Room) eventLoop(ctx context.Context) {
 	t := time.NewTicker(r.o.Beat)
 	defer t.Stop()
+	clock := time.NewTicker(time.Minute)
+	defer clock.Stop()
 	r.refresh()
 	for {
 		select {
@@ -239,6 +241,8 @@ func (r *Room) eventLoop(ctx context.Context) {
 			f()
 		case <-t.C:
 			r.refresh()
+		case <-clock.C:
+			r.redrawIdle()
 		}
 	}
 }
@@ -416,6 +420,20 @@ func (r *Room) showIdle() error {
 		return nil
 	}
 	return r.o.Screen.Show(sc)
+}
+
+// redrawIdle redraws the idle screen so its clock moves on (renderers that have a clock).
+func (r *Room) redrawIdle() {
+	rf, ok := r.o.Screen.(interface{ Refresh() error })
+	r.mu.Lock()
+	busy := r.call != nil || r.joining
+	r.mu.Unlock()
+	if !ok || busy || r.hub.Status().Standby {
+		return
+	}
+	if err := rf.Refresh(); err != nil {
+		r.log.Warn("display: refresh", "err", err)
+	}
 }
 
 // blank draws black on the display (standby).

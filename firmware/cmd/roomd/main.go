@@ -101,7 +101,7 @@ func runWith(ctx context.Context, cfg roomd.Config, log *slog.Logger, stdout io.
 	if err != nil {
 		return err
 	}
-	room.SetJoiner(roomd.CallJoiner(room.Agent(), nil, log)) // calls draw once firmware/screen lands
+	room.SetJoiner(joiner(room, scr, log))
 	ln, err := roomd.ListenLocal(cfg.Socket)
 	if err != nil {
 		return err

@@ -5,14 +5,15 @@ import (
 
 	"github.com/stoa-rooms/stoa/board"
 	"github.com/stoa-rooms/stoa/firmware/roomd"
+	"github.com/stoa-rooms/stoa/firmware/screen"
 )
 
-// newScreen is what shows the idle and pairing screens on the board's display.
+// newScreen renders the idle and pairing screens on the board's display.
 func newScreen(b *board.Board, log *slog.Logger) roomd.ScreenShower {
-	if s, ok := b.Display.(roomd.ScreenShower); ok {
-		return s
+	if b.Display == nil {
+		return logScreen{log}
 	}
-	return logScreen{log}
+	return screen.New(b.Display, screen.Options{})
 }
 
 // logScreen stands in for a board without a display: screens go to the log.
