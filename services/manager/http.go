@@ -24,6 +24,7 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/manager/admit", portal(s.handleAdmit))
 	mux.Handle("POST /api/v1/manager/leave", portal(s.handleLeave))
 	mux.Handle("GET /api/v1/manager/presence", guard(s.handlePresence))
+	mux.Handle("GET /api/v1/manager/licence", portal(s.handleLicence))
 }
 
 // Handler serves only the manager's API (for tests and embedding).
