@@ -392,6 +392,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /api/v1/rooms/prune-roots", admin(s.rooms.HandlePruneRoots))
 	mux.Handle("PUT /api/v1/rooms/{id}", admin(s.rooms.HandleRename))
 	mux.Handle("DELETE /api/v1/rooms/{id}", admin(s.rooms.HandleDelete))
+	mux.Handle("POST /api/v1/rooms/{id}/panels/{panel}/revoke", admin(s.rooms.HandleRevokePanel))
 
 	user := func(h http.HandlerFunc) http.Handler { return s.auth.Require(store.RoleUser, h) }
 	mux.Handle("GET /api/v1/meetings", user(s.meetings.HandleList))

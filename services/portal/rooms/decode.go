@@ -138,6 +138,9 @@ func DecodeRoomStatus(b []byte) (api.RoomStatus, error) {
 	if st.UptimeSeconds < 0 {
 		return st, errors.New("uptime_seconds is negative")
 	}
+	if err := checkPanels(st.Panels); err != nil {
+		return st, fmt.Errorf("panels: %w", err)
+	}
 	return st, nil
 }
 

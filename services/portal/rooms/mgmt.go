@@ -91,6 +91,7 @@ func (s *Service) handlePoll(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, r, err)
 		return
 	}
+	s.panels.record(room.ID, st.Panels)
 	if st.BundleVersion > room.BundleVersion {
 		s.o.Log.Info("room acknowledged bundle", "room", room.ID, "version", st.BundleVersion)
 	}
@@ -115,7 +116,11 @@ func (s *Service) handlePoll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if st.BundleVersion < bs.Bundle.Version {
-		writeJSON(w, http.StatusOK, api.RoomCommand{Bundle: bs.Envelope})
+		writeJSON(w, http.StatusOK, s.command(room.ID, bs.Envelope))
+		return
+	}
+	if revoke := s.panels.pending(room.ID); len(revoke) > 0 {
+		writeJSON(w, http.StatusOK, s.command(room.ID, nil))
 		return
 	}
 	fire, stop := timer(s.o.PollTimeout)
@@ -132,7 +137,7 @@ func (s *Service) handlePoll(w http.ResponseWriter, r *http.Request) {
 			s.writeErr(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, api.RoomCommand{Bundle: bs.Envelope})
+		writeJSON(w, http.StatusOK, s.command(room.ID, bs.Envelope))
 	case <-fire:
 		writeJSON(w, http.StatusOK, api.RoomCommand{})
 	case <-ctx.Done():

@@ -65,6 +65,7 @@ func (s *Service) apiRoom(r store.Room) api.Room {
 		ID: r.ID, Name: r.Name, Online: s.online(r), LastSeen: r.LastSeen, Firmware: r.Firmware,
 		BundleVersion: r.BundleVersion, CertNotAfter: r.CertNotAfter, PortalHTTPSTrusted: r.PortalHTTPSTrusted,
 		PortalHTTPSError: r.PortalHTTPSError, Model: r.Model, Serial: r.HWSerial, Hostname: r.Hostname, CreatedAt: r.CreatedAt,
+		Panels: s.panels.list(r.ID),
 	}
 }
 

@@ -97,6 +97,8 @@ type Service struct {
 	conns map[string]*conn
 	acked chan struct{} // closed and replaced whenever a room reports
 
+	panels panelBook // touch panels reported by rooms, revocations pending (panels.go)
+
 	jmu       sync.Mutex             // join policy counters
 	joinTimes map[string][]time.Time // room ID → recent joins
 	joinPINs  map[string][]time.Time // meeting ID → recent wrong PINs from rooms

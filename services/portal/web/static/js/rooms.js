@@ -5,6 +5,7 @@ import { get, post, put, del } from "./api.js";
 import { byId, clearError, el, fmtTime, isZeroTime, show, showError, showStatus, withBusy } from "./dom.js";
 import { startPage, ROLE_SUPER, ROLE_ADMIN } from "./nav.js";
 import { normalizeCode, pushProgress } from "./roomsview.js";
+import { renderPanels } from "./roomspanels.js";
 
 const REFRESH_MS = 5000;
 const PUSH_POLL_MS = 2000;
@@ -98,6 +99,7 @@ function render() {
     show("unpair-confirm-row", false);
   }
   renderPush();
+  renderPanels(rooms, load);
 }
 
 function pushWaiting() {
