@@ -38,6 +38,9 @@ type RoomMeeting struct {
 type MeetingJoinRequest struct {
 	PIN  string `json:"pin"`
 	Name string `json:"name"`
+	// E2EEKey is the participant's X25519 public key (services/api/e2ee.EncodePublicKey) for
+	// end-to-end media encryption; the portal binds it into the signed join token.
+	E2EEKey string `json:"e2ee_key,omitempty"`
 }
 
 // MeetingJoinResponse hands the participant what it needs to connect: a short-lived join
@@ -52,6 +55,9 @@ type MeetingJoinResponse struct {
 	// Secured is true while the Secured option is on: the client must use SFrame (e2ee) and
 	// AES-128-GCM SRTP, or not join at all.
 	Secured bool `json:"secured,omitempty"`
+	// TokenKey is the portal's Ed25519 token key, so e2ee participants verify the others'
+	// key claims themselves instead of trusting the router.
+	TokenKey []byte `json:"token_key,omitempty"`
 }
 
 // ICEServer mirrors the browser's RTCIceServer dictionary.
@@ -67,6 +73,8 @@ type ICEServer struct {
 type RoomJoinRequest struct {
 	MeetingID string `json:"meeting_id"`
 	PIN       string `json:"pin,omitempty"`
+	// E2EEKey is as in MeetingJoinRequest.
+	E2EEKey string `json:"e2ee_key,omitempty"`
 }
 
 // --- Manager API (mTLS between components) ---
@@ -151,6 +159,7 @@ const (
 	SigTypeActiveSpeaker     = "active_speaker"     // router→client, SigActiveSpeaker
 	SigTypeReconnect         = "reconnect"          // router→client, SigReconnect
 	SigTypeError             = "error"              // router→client, Error
+	SigTypeE2EEKey           = "e2ee_key"           // both ways, SigE2EEKey (e2ee_sig.go)
 )
 
 // MaxSigMessage bounds one signaling message (bytes).
@@ -165,6 +174,9 @@ type SigMessage struct {
 // SigJoin is the first client message: the join token from the portal.
 type SigJoin struct {
 	Token string `json:"token"`
+	// E2EE declares end-to-end media encryption (SFrame): the token must carry an e2ee key,
+	// which the router relays (SigParticipant.Token) to the others.
+	E2EE bool `json:"e2ee,omitempty"`
 }
 
 // SigSDP carries an offer or answer. Type is "offer" or "answer".
@@ -204,6 +216,9 @@ type SigParticipant struct {
 	Name   string     `json:"name"`
 	Kind   string     `json:"kind"`
 	Tracks []SigTrack `json:"tracks"`
+	// Token is the participant's portal-signed join token, relayed when it joined with E2EE
+	// so the others can verify the key it carries (services/api/e2ee.VerifyKeyClaim).
+	Token string `json:"token,omitempty"`
 }
 
 // SigJoined answers a successful join: the caller's ID and who else is there.

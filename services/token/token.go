@@ -49,6 +49,11 @@ type Claims struct {
 	IssuedAt    int64    `json:"iat"`   // unix seconds
 	Expires     int64    `json:"exp"`   // unix seconds
 	Nonce       string   `json:"jti"`
+	// E2EEKey is the participant's X25519 public key for end-to-end media encryption
+	// (services/api/e2ee, unpadded base64url), when it joins with the Secured option. The
+	// router relays the signed token to the other participants, who trust the key only
+	// under the portal's signature. Optional: tokens without it stay valid.
+	E2EEKey string `json:"e2ee,omitempty"`
 }
 
 // Errors callers may test for with errors.Is.
@@ -90,6 +95,11 @@ func (c Claims) check() error {
 	for _, p := range c.Perms {
 		if p != PermPublish && p != PermSubscribe {
 			return fmt.Errorf("unknown permission %q", p)
+		}
+	}
+	if c.E2EEKey != "" {
+		if k, err := base64.RawURLEncoding.DecodeString(c.E2EEKey); err != nil || len(k) != 32 {
+			return errors.New("e2ee key is not a base64url X25519 public key")
 		}
 	}
 	return nil

@@ -139,6 +139,8 @@ func TestSignRefusesBadClaims(t *testing.T) {
 		{"too long", func(c *Claims) { c.Expires = c.IssuedAt + 3600 }, "lifetime"},
 		{"no meeting", func(c *Claims) { c.Meeting = "" }, "missing meeting"},
 		{"huge name", func(c *Claims) { c.Name = strings.Repeat("x", MaxSize) }, "exceeds"},
+		{"e2ee key not base64url", func(c *Claims) { c.E2EEKey = "not a key!" }, "e2ee key"},
+		{"e2ee key too short", func(c *Claims) { c.E2EEKey = "AAAA" }, "e2ee key"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/stoa-rooms/stoa/services/api"
+	"github.com/stoa-rooms/stoa/services/api/e2ee"
 )
 
 const (
@@ -131,6 +132,11 @@ func DecodeJoin(b []byte) (api.MeetingJoinRequest, error) {
 			return api.MeetingJoinRequest{}, err
 		}
 		j.Name = name
+	}
+	if j.E2EEKey != "" {
+		if _, err := e2ee.ParsePublicKey(j.E2EEKey); err != nil {
+			return api.MeetingJoinRequest{}, fmt.Errorf("e2ee_key: %w", err)
+		}
 	}
 	return j, nil
 }

@@ -3,6 +3,7 @@ package meetings
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,7 +56,7 @@ func (s *Service) HandleJoin(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		name = u.Name
 	}
-	resp, err := s.Join(r.Context(), m.ID, name, token.KindUser)
+	resp, err := s.JoinE2EE(r.Context(), m.ID, name, token.KindUser, req.E2EEKey)
 	if err != nil {
 		var ae *apiError
 		if errors.As(err, &ae) {
@@ -95,6 +96,13 @@ func (s *Service) checkPIN(r *http.Request, m store.Meeting, u store.User, pin s
 // caller) and returns what it needs to connect. Refusals are *apiError values carrying
 // licence.full, router.unavailable or manager.error.
 func (s *Service) Join(ctx context.Context, meeting, name, kind string) (api.MeetingJoinResponse, error) {
+	return s.JoinE2EE(ctx, meeting, name, kind, "")
+}
+
+// JoinE2EE is Join for a participant that declares an e2ee public key (services/api/e2ee,
+// "" for none): the key goes into the signed token, and the answer carries the portal's token
+// key so the participant can verify the others' keys without trusting the router.
+func (s *Service) JoinE2EE(ctx context.Context, meeting, name, kind, e2eeKey string) (api.MeetingJoinResponse, error) {
 	s.init()
 	pid, err := randomHex(16)
 	if err != nil {
@@ -113,6 +121,7 @@ func (s *Service) Join(ctx context.Context, meeting, name, kind string) (api.Mee
 		Meeting: meeting, Participant: pid, Name: name, Kind: kind,
 		Perms:  []string{token.PermPublish, token.PermSubscribe},
 		Router: adm.RouterID, IssuedAt: now.Unix(), Expires: now.Add(TokenLifetime).Unix(), Nonce: nonce,
+		E2EEKey: e2eeKey,
 	}, s.TokenKey)
 	if err != nil {
 		return api.MeetingJoinResponse{}, fmt.Errorf("join: %w", err)
@@ -126,7 +135,11 @@ func (s *Service) Join(ctx context.Context, meeting, name, kind string) (api.Mee
 		ice = []api.ICEServer{}
 	}
 	s.log().Info("participant admitted", "meeting", meeting, "participant", pid, "kind", kind, "router", adm.RouterID)
-	return api.MeetingJoinResponse{Token: tok, SignalURL: signal, ParticipantID: pid, RouterID: adm.RouterID, ICEServers: ice}, nil
+	resp := api.MeetingJoinResponse{Token: tok, SignalURL: signal, ParticipantID: pid, RouterID: adm.RouterID, ICEServers: ice}
+	if e2eeKey != "" {
+		resp.TokenKey = s.TokenKey.Public().(ed25519.PublicKey)
+	}
+	return resp, nil
 }
 
 // SignalURL is the portal's wss:// URL proxying to router routerID's signaling.
