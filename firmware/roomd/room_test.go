@@ -1,7 +1,9 @@
 package roomd
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -265,5 +267,54 @@ func TestLocalAPICommandsAndEvents(t *testing.T) {
 	st, err := c.Status(ctx)
 	if err != nil || st.State != StateUnpaired || st.Status == nil || !st.Audio.MicMuted || st.Pairing.State != StateUnpaired {
 		t.Fatalf("GET /v1/status: %+v %v", st, err)
+	}
+}
+
+// TestRoomSerialControlPort drives the room over the sim board's "control" serial cable with
+// the line protocol, as a room-control system would.
+func TestRoomSerialControlPort(t *testing.T) {
+	r := startSimRoom(t, nil)
+	peer := r.hw.SerialPeer("control")
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(peer)
+		for sc.Scan() {
+			lines <- strings.TrimSuffix(sc.Text(), "\r")
+		}
+		close(lines)
+	}()
+	expect := func(want string) {
+		t.Helper()
+		timeout := time.After(5 * time.Second)
+		for {
+			select {
+			case l := <-lines:
+				if l == want {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("no line %q within 5 s", want)
+			}
+		}
+	}
+	steps := []struct{ send, want string }{
+		{"mic mute", "OK mic mute"},
+		{"get audio.mic_muted", "audio.mic_muted=true"},
+		{"layout grid", "OK layout grid"},
+		{"volume 500", `ERROR volume: argument level: "500" is not valid (up, down, 0..100)`},
+		{"standby", "OK standby"},
+		{"get standby", "standby=true"},
+	}
+	for _, s := range steps {
+		if _, err := io.WriteString(peer, s.send+"\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		expect(s.want)
+	}
+	// A button press on the room shows up on the serial line unsolicited.
+	_ = r.hw.GPIO.Press(LineMuteButton)
+	expect("EVENT button mute_button pressed")
+	if st := r.Hub().Status(); st.Audio.Volume != 50 || st.Call.Layout != "grid" {
+		t.Fatalf("status %+v %+v", st.Audio, st.Call)
 	}
 }
