@@ -207,5 +207,7 @@ type Store interface {
 	// RoomMeeting returns a room's default meeting ID, "" when none.
 	RoomMeeting(ctx context.Context, roomID string) (string, error)
 
+	SecuredStore
+
 	Close() error
 }
