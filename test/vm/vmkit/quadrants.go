@@ -6,14 +6,16 @@ import (
 	"image/color"
 )
 
-// Quadrant colours of the "quadrants" screen check, agreed with board/linux's display test:
-// top-left red, top-right green, bottom-left blue, bottom-right white. A fixed order catches
-// swapped channels (BGR vs RGB), which any-order matching would miss.
-var Quadrants = [4]color.RGBA{
-	{R: 255, A: 255},                 // top-left
-	{G: 255, A: 255},                 // top-right
-	{B: 255, A: 255},                 // bottom-left
-	{R: 255, G: 255, B: 255, A: 255}, // bottom-right
+// Quadrants returns the colours of the "quadrants" screen check, agreed with board/linux's
+// display test: top-left red, top-right green, bottom-left blue, bottom-right white. A fixed
+// order catches swapped channels (BGR vs RGB), which any-order matching would miss.
+func Quadrants() [4]color.RGBA {
+	return [4]color.RGBA{
+		{R: 255, A: 255},                 // top-left
+		{G: 255, A: 255},                 // top-right
+		{B: 255, A: 255},                 // bottom-left
+		{R: 255, G: 255, B: 255, A: 255}, // bottom-right
+	}
 }
 
 // CheckQuadrants checks a screendump shows the four Quadrants colours. It samples the inner
@@ -26,10 +28,11 @@ func CheckQuadrants(img image.Image, tolerance int) error {
 	}
 	names := [4]string{"top-left", "top-right", "bottom-left", "bottom-right"}
 	hw, hh := b.Dx()/2, b.Dy()/2
+	colours := Quadrants()
 	for q := 0; q < 4; q++ {
 		x0 := b.Min.X + (q%2)*hw
 		y0 := b.Min.Y + (q/2)*hh
-		want := Quadrants[q]
+		want := colours[q]
 		total, good := 0, 0
 		var bad color.RGBA
 		for y := y0 + hh/5; y < y0+hh*4/5; y += 3 {

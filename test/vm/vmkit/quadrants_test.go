@@ -25,10 +25,10 @@ func quadrantPicture(w, h int, colours [4]color.RGBA) *image.RGBA {
 }
 
 func TestCheckQuadrants(t *testing.T) {
-	bgr := Quadrants
+	bgr := Quadrants()
 	bgr[0], bgr[2] = bgr[2], bgr[0] // red and blue swapped, as a BGR/RGB mix-up draws them
 	dim := [4]color.RGBA{{R: 240, G: 8, A: 255}, {G: 240, B: 8, A: 255}, {B: 240, R: 8, A: 255}, {R: 240, G: 240, B: 240, A: 255}}
-	noisy := quadrantPicture(1024, 768, Quadrants)
+	noisy := quadrantPicture(1024, 768, Quadrants())
 	for i := 0; i < 20; i++ { // a cursor and a few stray pixels stay under the 5 % allowance
 		noisy.SetRGBA(300+i, 200, color.RGBA{A: 255})
 	}
@@ -37,7 +37,7 @@ func TestCheckQuadrants(t *testing.T) {
 		img     image.Image
 		wantErr string
 	}{
-		{"exact 1024x768", quadrantPicture(1024, 768, Quadrants), ""},
+		{"exact 1024x768", quadrantPicture(1024, 768, Quadrants()), ""},
 		{"within tolerance", quadrantPicture(640, 480, dim), ""},
 		{"stray pixels", noisy, ""},
 		{"red and blue swapped", quadrantPicture(1024, 768, bgr), "top-left"},
