@@ -61,6 +61,7 @@ type Server struct {
 	tokenKey   ed25519.PrivateKey // signs meeting join tokens
 	meetings   *meetings.Service
 	rooms      *rooms.Service
+	secured    *securedOption
 	internal   *certs.Holder
 	reg        *prometheus.Registry
 	extraRoots *x509.CertPool
@@ -117,6 +118,10 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		extraRoots: o.ExtraRoots, credsPath: o.CredentialsPath, internal: &certs.Holder{},
 		runCtx: context.Background(),
 	}
+	if s.secured, err = newSecuredOption(ctx, s); err != nil {
+		st.Close()
+		return nil, err
+	}
 	s.auth = auth.New(st, auth.Config{
 		Idle: o.Config.SessionIdle.Duration, Max: o.Config.SessionMax.Duration,
 		MaxFailures: o.Config.LoginMaxFailures, Lockout: o.Config.LoginLockout.Duration, Now: o.Now,
@@ -168,7 +173,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	ro := rooms.Options{
 		Store: st, DataDir: o.DataDir, ComponentCA: internalCA, ServedAnchor: s.servedAnchor,
 		Now: o.Now, Log: o.Log.With("component", "rooms"), Audit: s.auth.Audit,
-		Join: s.meetings.Join, // rooms join meetings over their management channel
+		Join: s.secured.markJoin(s.meetings.Join), // rooms join meetings over their management channel
 	}
 	if o.RoomsTuning != nil {
 		o.RoomsTuning(&ro)
@@ -294,7 +299,7 @@ func (s *Server) Run(ctx context.Context, l Listeners) error {
 	serve(l.HTTPS, s.Handler(), tlsConf)
 	serve(l.Internal, s.internalHandler(), s.internalTLSConfig())
 	if l.HTTP != nil {
-		serve(l.HTTP, s.httpHandler(httpserver.RedirectToHTTPS(httpsHost)), nil)
+		serve(l.HTTP, s.secured.plainHTTP(s.httpHandler(httpserver.RedirectToHTTPS(httpsHost))), nil)
 	}
 	go s.expiryLoop(ctx)
 	if s.cfg.Announce {
@@ -321,13 +326,13 @@ func (s *Server) Run(ctx context.Context, l Listeners) error {
 func (s *Server) internalTLSConfig() *tls.Config {
 	c := s.comps.InternalTLSConfig(s.internal)
 	c.ClientCAs.AddCert(s.rooms.DeviceCA().Root())
-	return c
+	return s.secured.restrictTLS(c)
 }
 
 // internalHandler routes room management to the rooms service, the rest to components.
 func (s *Server) internalHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/room/", s.rooms.MgmtHandler())
+	mux.Handle("/api/v1/room/", s.secured.roomCapabilities(s.rooms.MgmtHandler()))
 	mux.Handle("/", s.comps.InternalHandler())
 	return mux
 }
@@ -385,6 +390,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /api/v1/security/acme", super(s.handleACMEGet))
 	mux.Handle("PUT /api/v1/security/acme", super(s.handleACMEPut))
 	mux.Handle("POST /api/v1/security/acme/issue", super(s.handleACMEIssue))
+	mux.Handle("GET /api/v1/security/secured", super(s.handleSecuredGet))
+	mux.Handle("PUT /api/v1/security/secured", super(s.handleSecuredPut))
 
 	mux.Handle("GET /api/v1/rooms", admin(s.rooms.HandleList))
 	mux.Handle("POST /api/v1/rooms/pair", admin(s.rooms.HandlePair))
@@ -400,7 +407,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /api/v1/meetings/{id}", user(s.meetings.HandleGet))
 	mux.Handle("PUT /api/v1/meetings/{id}", user(s.meetings.HandleUpdate))
 	mux.Handle("DELETE /api/v1/meetings/{id}", user(s.meetings.HandleDelete))
-	mux.Handle("POST /api/v1/meetings/{id}/join", user(s.meetings.HandleJoin))
+	mux.Handle("POST /api/v1/meetings/{id}/join", user(s.secured.markJoinHTTP(http.HandlerFunc(s.meetings.HandleJoin)).ServeHTTP))
 	mux.Handle("PUT /api/v1/rooms/{id}/meeting", admin(s.meetings.HandleRoomMeeting))
 
 	mux.Handle("GET /api/v1/components", super(s.comps.HandleList))
