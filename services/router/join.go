@@ -41,18 +41,24 @@ func (s *SFU) serveRTC(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	go func() { _ = sig.writeLoop(ctx) }()
 
-	claims, err := s.awaitJoin(ctx, sig)
+	claims, join, err := s.awaitJoin(ctx, sig)
+	if err == nil {
+		err = s.checkE2EE(claims, join)
+	}
 	if err != nil {
 		s.log.Info("join refused", "remote", clientIP(r), "err", err)
 		code := codeToken
-		if errors.Is(err, errRateLimited) {
+		switch {
+		case errors.Is(err, errRateLimited):
 			code = codeRateLimited
+		case errors.Is(err, errSecured):
+			code = codeSecured
 		}
 		sig.send(api.SigTypeError, api.Error{Code: code, Message: err.Error()})
 		sig.close(websocket.StatusPolicyViolation, err.Error())
 		return
 	}
-	p, err := s.newParticipant(claims, sig)
+	p, err := s.newParticipant(claims, sig, join)
 	if err != nil {
 		s.log.Error("create participant", "participant", claims.Participant, "err", err)
 		sig.send(api.SigTypeError, api.Error{Code: codeInternal, Message: "cannot create the media session"})
@@ -63,30 +69,30 @@ func (s *SFU) serveRTC(w http.ResponseWriter, r *http.Request) {
 }
 
 // awaitJoin reads the first message, which must be a join with a token this router accepts.
-func (s *SFU) awaitJoin(ctx context.Context, sig *sigConn) (token.Claims, error) {
+func (s *SFU) awaitJoin(ctx context.Context, sig *sigConn) (token.Claims, api.SigJoin, error) {
 	jctx, cancel := context.WithTimeout(ctx, s.opts.JoinTimeout)
 	defer cancel()
 	m, err := sig.read(jctx)
 	if err != nil {
-		return token.Claims{}, fmt.Errorf("await join: %w", err)
+		return token.Claims{}, api.SigJoin{}, fmt.Errorf("await join: %w", err)
 	}
 	if m.Type != api.SigTypeJoin {
-		return token.Claims{}, fmt.Errorf("await join: first message is %q, not join", m.Type)
+		return token.Claims{}, api.SigJoin{}, fmt.Errorf("await join: first message is %q, not join", m.Type)
 	}
 	key := s.opts.TokenKey()
 	if len(key) == 0 {
-		return token.Claims{}, errors.New("await join: the portal's token key is not known yet")
+		return token.Claims{}, api.SigJoin{}, errors.New("await join: the portal's token key is not known yet")
 	}
 	c, err := token.Verify(m.Join.Token, key, s.now())
 	if err != nil {
-		return token.Claims{}, fmt.Errorf("await join: %w", err)
+		return token.Claims{}, api.SigJoin{}, fmt.Errorf("await join: %w", err)
 	}
 	if c.Router != s.opts.ID {
-		return token.Claims{}, fmt.Errorf("await join: token is for router %q, this is %q", truncate(c.Router, 64), s.opts.ID)
+		return token.Claims{}, api.SigJoin{}, fmt.Errorf("await join: token is for router %q, this is %q", truncate(c.Router, 64), s.opts.ID)
 	}
 	// Checked last, so a token for another router or a bad one does not burn a nonce.
 	if !s.used.use(c, s.now()) {
-		return token.Claims{}, errors.New("await join: token already used; join the meeting again")
+		return token.Claims{}, api.SigJoin{}, errors.New("await join: token already used; join the meeting again")
 	}
-	return c, nil
+	return c, m.Join, nil
 }

@@ -48,7 +48,7 @@ func registerCodecs(m *webrtc.MediaEngine) error {
 // TWCC feedback) registered before the NACK responder as pion requires, NACK generator and
 // responder, RTCP reports, TWCC feedback for what the participant publishes, and the
 // simulcast RID/MID header extensions. onEstimator receives the BWE of the new connection.
-func (s *SFU) newAPI(onEstimator func(cc.BandwidthEstimator)) (*webrtc.API, error) {
+func (s *SFU) newAPI(secured bool, onEstimator func(cc.BandwidthEstimator)) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := registerCodecs(m); err != nil {
 		return nil, err
@@ -85,7 +85,7 @@ func (s *SFU) newAPI(onEstimator func(cc.BandwidthEstimator)) (*webrtc.API, erro
 	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
 		return nil, fmt.Errorf("twcc feedback: %w", err)
 	}
-	se, err := s.settingEngine()
+	se, err := s.settingEngine(secured)
 	if err != nil {
 		return nil, err
 	}
@@ -94,8 +94,9 @@ func (s *SFU) newAPI(onEstimator func(cc.BandwidthEstimator)) (*webrtc.API, erro
 
 // settingEngine is the router's ICE/DTLS policy: loopback interfaces only and no mDNS (the
 // development network rule; production widens it through Options.ICE), and DTLS-SRTP
-// preferring AES-128-GCM (RFC 7714) over AES-CM + HMAC-SHA1.
-func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
+// preferring AES-128-GCM (RFC 7714) over AES-CM + HMAC-SHA1; under the Secured option
+// AES-128-GCM only, so a peer that cannot negotiate it fails DTLS.
+func (s *SFU) settingEngine(secured bool) (webrtc.SettingEngine, error) {
 	var se webrtc.SettingEngine
 	LoopbackOnly(&se)
 	if err := s.opts.ICE.apply(&se); err != nil {
@@ -104,6 +105,10 @@ func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
 	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
 	if s.opts.SettingEngine != nil {
 		s.opts.SettingEngine(&se)
+	}
+	if secured {
+		// After the caller's adjustments: nothing may widen the Secured option's policy.
+		se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM)
 	}
 	return se, nil
 }

@@ -65,19 +65,28 @@ type participant struct {
 	done      chan struct{}
 	closeOnce sync.Once
 
+	// e2eeToken is the participant's signed join token when it joined with e2ee: relayed to
+	// the others, who verify the key in it (e2ee.go).
+	e2eeToken string
+	secured   bool
+
 	plis      atomic.Uint64 // PLIs sent to this participant (as a publisher)
 	joinedAt  time.Time
 	closeNote atomic.Pointer[string]
 }
 
-func (s *SFU) newParticipant(c token.Claims, sig *sigConn) (*participant, error) {
+func (s *SFU) newParticipant(c token.Claims, sig *sigConn, join api.SigJoin) (*participant, error) {
 	p := &participant{
 		sfu: s, room: s.room(c.Meeting), id: c.Participant, name: c.Name, kind: c.Kind,
 		pub: c.Has(token.PermPublish), subs: c.Has(token.PermSubscribe), sig: sig,
 		log:  s.log.With("meeting", c.Meeting, "participant", c.Participant),
 		pubs: map[string]*publication{}, fwds: map[*publication]*forwarder{}, done: make(chan struct{}), joinedAt: s.now(),
+		secured: s.secured(c.Meeting),
 	}
-	wapi, err := s.newAPI(func(e cc.BandwidthEstimator) {
+	if join.E2EE {
+		p.e2eeToken = join.Token
+	}
+	wapi, err := s.newAPI(p.secured, func(e cc.BandwidthEstimator) {
 		p.estMu.Lock()
 		p.estimator = e
 		p.estMu.Unlock()
@@ -147,7 +156,7 @@ func (p *participant) info() api.SigParticipant {
 	for _, pub := range p.pubs {
 		tracks = append(tracks, pub.info())
 	}
-	return api.SigParticipant{ID: p.id, Name: p.name, Kind: p.kind, Tracks: tracks}
+	return api.SigParticipant{ID: p.id, Name: p.name, Kind: p.kind, Tracks: tracks, Token: p.e2eeToken}
 }
 
 // run admits the participant to its room and serves its signaling until it leaves.
@@ -239,6 +248,8 @@ func (p *participant) handle(m clientMsg) error {
 		return p.onMute(m.Mute)
 	case api.SigTypeLeave:
 		return nil
+	case api.SigTypeE2EEKey:
+		return p.relayKey(m.E2EEKey)
 	}
 	return fmt.Errorf("unexpected %q", m.Type)
 }

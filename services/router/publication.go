@@ -199,6 +199,9 @@ func (p *publication) readLayer(track *webrtc.TrackRemote, l *layer, levelID uin
 		if p.muted.Load() {
 			continue
 		}
+		if hook := s.opts.OnMedia; hook != nil {
+			hook(MediaView{Meeting: p.owner.room.id, Participant: p.owner.id, Track: p.id, RID: l.rid, Mime: p.mime, Packet: pkt})
+		}
 		key := false
 		switch p.mime {
 		case mimeVP8:

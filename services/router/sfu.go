@@ -39,6 +39,13 @@ type Options struct {
 	JoinTimeout time.Duration
 	// ControlInterval is how often each subscriber's layers are re-chosen (default 250 ms).
 	ControlInterval time.Duration
+	// Secured reports whether a meeting runs under the Secured option (e2ee.go): joins must
+	// declare end-to-end encryption and SRTP is AES-128-GCM only. Nil means never.
+	Secured func(meeting string) bool
+	// OnMedia, when set, sees every media packet the router forwards, as the router sees it
+	// (a test hook: with e2ee the payload must be unreadable here). It runs on the media path:
+	// it must not keep pkt or block.
+	OnMedia func(MediaView)
 }
 
 // SFU is the selective forwarding unit: meetings of participants, each with one

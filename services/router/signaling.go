@@ -19,6 +19,7 @@ type clientMsg struct {
 	SDP       api.SigSDP
 	Candidate api.SigCandidate
 	Mute      api.SigMute
+	E2EEKey   api.SigE2EEKey
 }
 
 // errUnknownType marks a well-formed message of a type the router does not accept.
@@ -46,6 +47,11 @@ func decodeClientMessage(b []byte) (clientMsg, error) {
 		out.Mute, err = api.DecodeSigMute(m)
 	case api.SigTypeLeave:
 		err = api.DecodeSigData(m, &api.SigEmpty{})
+	case api.SigTypeE2EEKey:
+		out.E2EEKey, err = api.DecodeSigE2EEKey(m)
+		if err == nil && out.E2EEKey.To == "" {
+			err = errors.New(`decode "e2ee_key" payload: missing recipient`)
+		}
 	default:
 		return clientMsg{}, fmt.Errorf("decode signaling message: %w %q", errUnknownType, truncate(m.Type, 40))
 	}
@@ -69,6 +75,7 @@ const (
 	codeRateLimited = "signal.rate_limited"
 	codeProtocol    = "signal.protocol"
 	codeToken       = "signal.token"
+	codeSecured     = "signal.secured"
 	codeMedia       = "media.malformed"
 	codeInternal    = "internal"
 )

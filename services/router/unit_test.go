@@ -307,7 +307,7 @@ func TestHeartbeat(t *testing.T) {
 func TestRouterAPINegotiatesFeedback(t *testing.T) {
 	s := New(Options{ID: "r"})
 	var est atomic.Bool
-	wapi, err := s.newAPI(func(cc.BandwidthEstimator) { est.Store(true) })
+	wapi, err := s.newAPI(false, func(cc.BandwidthEstimator) { est.Store(true) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,6 +84,9 @@ func NewSession(cfg Config) (*Session, error) {
 	return s, nil
 }
 
+// Self is this participant's ID.
+func (s *Session) Self() string { return s.cfg.Self }
+
 // PublicKey is the claim form of this participant's public key, for the join request.
 func (s *Session) PublicKey() string { return EncodePublicKey(s.self) }
 

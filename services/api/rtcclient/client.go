@@ -25,9 +25,11 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/pion/dtls/v3"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/stoa-rooms/stoa/services/api"
+	"github.com/stoa-rooms/stoa/services/api/e2ee"
 )
 
 // Options configure Dial.
@@ -56,6 +58,10 @@ type Options struct {
 	Log *slog.Logger
 	// JoinTimeout bounds waiting for "joined" (default 10 s) when ctx has no deadline.
 	JoinTimeout time.Duration
+	// E2EE, when set, joins with end-to-end media encryption (e2ee.go): the session's public
+	// key must be the one in Token, and its participant ID the one the portal assigned.
+	// Publish SampleTrack / SimulcastLayer tracks with it and read with FrameReader.
+	E2EE *e2ee.Session
 }
 
 // Client is one participant's connection to a router.
@@ -125,7 +131,7 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 		}
 		return nil, err
 	}
-	if err := c.send(joinCtx, api.SigTypeJoin, api.SigJoin{Token: opts.Token}); err != nil {
+	if err := c.send(joinCtx, api.SigTypeJoin, api.SigJoin{Token: opts.Token, E2EE: opts.E2EE != nil}); err != nil {
 		return fail(err)
 	}
 	m, err := c.read(joinCtx)
@@ -147,8 +153,14 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 		return fail(fmt.Errorf("rtcclient join: router sent %q before joined", m.Type))
 	}
 	c.id = c.joined.ParticipantID
+	if opts.E2EE != nil && opts.E2EE.Self() != c.id {
+		return fail(fmt.Errorf("rtcclient join: e2ee session is for participant %q, the router says we are %q", opts.E2EE.Self(), c.id))
+	}
 	for _, p := range c.joined.Participants {
 		c.participants[p.ID] = p
+	}
+	if err := c.e2eeJoined(joinCtx); err != nil {
+		return fail(err)
 	}
 	if c.pc, err = c.newPeerConnection(); err != nil {
 		return fail(err)
@@ -167,6 +179,11 @@ func (c *Client) newPeerConnection() (*webrtc.PeerConnection, error) {
 	se := NewSettingEngine()
 	if c.opts.SettingEngine != nil {
 		c.opts.SettingEngine(se)
+	}
+	if c.opts.E2EE != nil {
+		// e2ee is the Secured option's client side: AES-128-GCM SRTP only, whatever the
+		// adjustments above, so a peer that cannot negotiate it fails rather than falls back.
+		se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM)
 	}
 	webAPI, err := NewAPI(se)
 	if err != nil {

@@ -87,6 +87,9 @@ func (c *Client) handle(m api.SigMessage) error {
 		c.mu.Lock()
 		c.participants[p.ID] = p
 		c.mu.Unlock()
+		if err := c.e2eeAdd(p, true); err != nil {
+			return err
+		}
 	case api.SigTypeParticipantLeft:
 		p, err := api.DecodeSigParticipantLeft(m)
 		if err != nil {
@@ -95,6 +98,17 @@ func (c *Client) handle(m api.SigMessage) error {
 		c.mu.Lock()
 		delete(c.participants, p.ID)
 		c.mu.Unlock()
+		if err := c.e2eeRemove(p.ID); err != nil {
+			return err
+		}
+	case api.SigTypeE2EEKey:
+		k, err := api.DecodeSigE2EEKey(m)
+		if err != nil {
+			return err
+		}
+		if err := c.e2eeKey(k); err != nil {
+			return err
+		}
 	case api.SigTypeTrack:
 		ev, err := api.DecodeSigTrackEvent(m)
 		if err != nil {

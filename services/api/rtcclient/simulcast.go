@@ -10,6 +10,8 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
+
+	"github.com/stoa-rooms/stoa/services/api/e2ee"
 )
 
 // SimulcastLayer is one RTP stream of a simulcast video sender. pion sends simulcast layers
@@ -27,6 +29,16 @@ type SimulcastLayer struct {
 	// transceiver carrying this layer, known once PublishSimulcast added it: its MID is assigned
 	// when the offer is made.
 	transceiver *webrtc.RTPTransceiver
+	// e2ee encrypts each frame before packetization (SetE2EE).
+	e2ee *e2ee.Session
+}
+
+// SetE2EE makes the layer encrypt every frame with SFrame (services/api/e2ee) before
+// packetizing it; nil turns that off.
+func (l *SimulcastLayer) SetE2EE(s *e2ee.Session) {
+	l.mu.Lock()
+	l.e2ee = s
+	l.mu.Unlock()
 }
 
 // NewSimulcastLayer makes a VP8 layer with the given track ID, stream ID (the participant) and RID.
@@ -74,10 +86,17 @@ func (l *SimulcastLayer) setTransceiver(t *webrtc.RTPTransceiver) {
 // WriteSample packetizes one VP8 frame and sends it. Before negotiation completes it is a no-op.
 func (l *SimulcastLayer) WriteSample(s media.Sample) error {
 	l.mu.Lock()
-	pz, midID, ridID, tr, rate := l.packetizer, l.midID, l.ridID, l.transceiver, l.clockRate
+	pz, midID, ridID, tr, rate, sess := l.packetizer, l.midID, l.ridID, l.transceiver, l.clockRate, l.e2ee
 	l.mu.Unlock()
 	if pz == nil || tr == nil {
 		return nil
+	}
+	if sess != nil {
+		data, err := sess.EncryptFrame(e2ee.CodecVP8, s.Data)
+		if err != nil {
+			return fmt.Errorf("simulcast layer %s: %w", l.RID(), err)
+		}
+		s.Data = data
 	}
 	mid := tr.Mid()
 	samples := uint32(s.Duration.Seconds() * float64(rate))

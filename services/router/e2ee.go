@@ -1,0 +1,63 @@
+package router
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/pion/rtp"
+
+	"github.com/stoa-rooms/stoa/services/api"
+	"github.com/stoa-rooms/stoa/services/token"
+)
+
+// End-to-end encryption support (issue 8, the Secured option). The router never holds media
+// keys: it relays each e2ee participant's portal-signed token (SigParticipant.Token) so the
+// others can verify its key, and relays "e2ee_key" messages to the recipient they name.
+
+// MediaView is one media packet as the router forwards it (Options.OnMedia).
+type MediaView struct {
+	Meeting, Participant, Track, RID, Mime string
+	Packet                                 *rtp.Packet
+}
+
+// errSecured marks a join the Secured option refuses.
+var errSecured = errors.New("secured option")
+
+func (s *SFU) secured(meeting string) bool {
+	return s.opts.Secured != nil && s.opts.Secured(meeting)
+}
+
+// checkE2EE applies the e2ee rules to a join: a declared e2ee client needs a key in its token,
+// and a meeting under the Secured option takes nothing else.
+func (s *SFU) checkE2EE(c token.Claims, join api.SigJoin) error {
+	if s.secured(c.Meeting) && (!join.E2EE || c.E2EEKey == "") {
+		return fmt.Errorf("%w: this meeting requires end-to-end encryption (SFrame) and AES-128-GCM SRTP; this client did not declare e2ee support, so it cannot join", errSecured)
+	}
+	if join.E2EE && c.E2EEKey == "" {
+		return errors.New("join declares e2ee but its token carries no e2ee key; ask the portal for a token with your key")
+	}
+	return nil
+}
+
+// relayKey forwards a key message to the participant it names, stamped with the sender's ID.
+// A recipient that left meanwhile is not an error: its keys are being rotated away anyway.
+func (p *participant) relayKey(k api.SigE2EEKey) error {
+	if p.e2eeToken == "" {
+		return errors.New("e2ee_key from a participant that did not join with e2ee")
+	}
+	if k.To == p.id {
+		return errors.New("e2ee_key addressed to its sender")
+	}
+	p.room.mu.Lock()
+	to := p.room.parts[k.To]
+	p.room.mu.Unlock()
+	if to == nil {
+		p.log.Debug("e2ee key for a participant no longer here", "to", truncate(k.To, 64))
+		return nil
+	}
+	if to.e2eeToken == "" {
+		return fmt.Errorf("e2ee_key for participant %q, which did not join with e2ee", truncate(k.To, 64))
+	}
+	to.send(api.SigTypeE2EEKey, api.SigE2EEKey{From: p.id, Key: k.Key})
+	return nil
+}
