@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/stoa-rooms/stoa/firmware/control"
@@ -139,4 +140,23 @@ func printStatus(w io.Writer, s roomd.Status) {
 		}
 	}
 	line("Last error", s.LastError)
+	if t := s.Status; t != nil {
+		onOff := func(b bool, on, off string) string {
+			if b {
+				return on
+			}
+			return off
+		}
+		call := t.Call.State
+		if t.Call.Meeting != "" {
+			call += " (" + t.Call.Meeting + ")"
+		}
+		line("Call", call)
+		line("Microphone", onOff(t.Audio.MicMuted, "muted", "live"))
+		line("Camera", onOff(t.Video.CameraMuted, "privacy (no video sent)", "live"))
+		line("Volume", fmt.Sprint(t.Audio.Volume))
+		line("Standby", onOff(t.Standby, "yes", "no"))
+		line("Board", t.Versions.Board)
+		line("Health", onOff(t.Health.OK, "ok", strings.Join(t.Health.Problems, "; ")))
+	}
 }
