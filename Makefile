@@ -76,3 +76,14 @@ ROOMD ?=
 .PHONY: image qemu flash
 image:
 	$(GO) run ./rootfs/cmd/stoa-image --board $(BOARD) --version $(VERSION) --out out $(if $(CONFIG),--config $(CONFIG)) $(if $(ROOMD),--roomd $(ROOMD))
+
+## qemu: boot the qemu-x86_64 image (make image first) wired to a local `make run` stack's
+## portal (guest portal.stoa.test → host); console on stdout, QMP/serial sockets in var/qemu.
+qemu:
+	$(GO) run ./rootfs/cmd/stoa-qemu --image out/$(shell echo stoa-room-qemu-x86_64-$(VERSION).img) --data $(DATA)
+
+## flash: write the image to a removable disk: make flash DEV=/dev/sdX [BOARD=...] [FORCE=1].
+## Refuses a mounted disk, and a fixed or >256 GiB one unless FORCE=1; verifies by reading back.
+flash:
+	@test -n "$(DEV)" || { echo "make flash DEV=/dev/sdX"; exit 2; }
+	$(GO) run ./rootfs/cmd/stoa-flash --image out/stoa-room-$(BOARD)-$(VERSION).img.zst --dev $(DEV) $(if $(FORCE),--force)
