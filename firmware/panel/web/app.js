@@ -66,6 +66,7 @@ $('pair-start').addEventListener('click', async () => {
 
 $('pair-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();
+  $('pair-msg').textContent = '';
   try {
     await api('/api/pair', { pin: $('pair-pin').value.trim(), name: $('pair-name').value });
     $('pair-msg').textContent = '';
