@@ -19,21 +19,23 @@ import (
 
 // guestModules are loaded in this order (each after its dependencies), with these parameters;
 // the contract in board/linux's hw tests relies on exactly this set.
-var guestModules = []struct{ name, params string }{
-	{"configfs", ""},
-	{"gpio-sim", ""},
-	{"vivid", "n_devs=1"},
-	{"snd-aloop", ""},
-	{"i2c-dev", ""},
-	{"i2c-stub", "chip_addr=0x10"},
-	{"uinput", ""},
-	{"bochs", ""},
-	{"cec", ""},
+func guestModules() []struct{ name, params string } {
+	return []struct{ name, params string }{
+		{"configfs", ""},
+		{"gpio-sim", ""},
+		{"vivid", "n_devs=1"},
+		{"snd-aloop", ""},
+		{"i2c-dev", ""},
+		{"i2c-stub", "chip_addr=0x10"},
+		{"uinput", ""},
+		{"bochs", ""},
+		{"cec", ""},
+	}
 }
 
 // notInGuest are packages whose hw-tagged tests are not guest driver tests (test/hil boots a
 // whole image on the host).
-var notInGuest = []string{"test/hil"}
+func notInGuest() []string { return []string{"test/hil"} }
 
 const module = "github.com/stoa-rooms/stoa"
 
@@ -112,7 +114,7 @@ func hwPackages(ctx context.Context, root string) ([]testPkg, error) {
 }
 
 func excluded(rel string) bool {
-	for _, p := range notInGuest {
+	for _, p := range notInGuest() {
 		if rel == p || strings.HasPrefix(rel, p+"/") {
 			return true
 		}
@@ -163,14 +165,16 @@ func buildBinaries(ctx context.Context, root, dir string, pkgs []testPkg) error 
 }
 
 // alsaFiles are what ALSA programs (malgo dlopens libasound.so.2) need at run time.
-var alsaFiles = []string{"/usr/lib/x86_64-linux-gnu/libasound.so.2", "/usr/share/alsa"}
+const alsaLib, alsaConfig = "/usr/lib/x86_64-linux-gnu/libasound.so.2", "/usr/share/alsa"
 
 // etcFiles make name lookups (localhost, user root) work without a resolver or NSS modules.
-var etcFiles = map[string]string{
-	"etc/hosts":         "127.0.0.1 localhost\n::1 localhost\n",
-	"etc/passwd":        "root:x:0:0:root:/root:/bin/sh\n",
-	"etc/group":         "root:x:0:\naudio:x:29:\nvideo:x:44:\n",
-	"etc/nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
+func etcFiles() map[string]string {
+	return map[string]string{
+		"etc/hosts":         "127.0.0.1 localhost\n::1 localhost\n",
+		"etc/passwd":        "root:x:0:0:root:/root:/bin/sh\n",
+		"etc/group":         "root:x:0:\naudio:x:29:\nvideo:x:44:\n",
+		"etc/nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
+	}
 }
 
 // buildInitramfs writes the guest's initramfs and returns its size.
@@ -181,7 +185,7 @@ func buildInitramfs(ctx context.Context, path, bins string, k *vmkit.Kernel, gpi
 	}
 	var names []string
 	params := map[string]string{}
-	for _, m := range guestModules {
+	for _, m := range guestModules() {
 		names = append(names, m.name)
 		params[m.name] = m.params
 	}
@@ -225,13 +229,13 @@ func buildInitramfs(ctx context.Context, path, bins string, k *vmkit.Kernel, gpi
 		}
 		cfg.Tests = append(cfg.Tests, vmkit.GuestTest{Name: p.Name, Path: bin, Dir: dir, Args: testArgs})
 	}
-	if err := ir.AddLibrary(ctx, alsaFiles[0]); err != nil {
+	if err := ir.AddLibrary(ctx, alsaLib); err != nil {
 		return 0, err
 	}
-	if err := ir.AddTree(alsaFiles[1], alsaFiles[1]); err != nil {
+	if err := ir.AddTree(alsaConfig, alsaConfig); err != nil {
 		return 0, err
 	}
-	for name, content := range etcFiles {
+	for name, content := range etcFiles() {
 		if err := c.Bytes(name, 0o644, []byte(content)); err != nil {
 			return 0, err
 		}

@@ -115,7 +115,9 @@ const (
 )
 
 // Longer marks first where one is a prefix of another (MODULE-FAIL vs MODULES).
-var marks = []string{MarkModuleFail, MarkModules, MarkBooted, MarkStart, MarkResult, MarkDone, MarkScreendump, markInitFail, markWarn}
+func markList() [9]string {
+	return [9]string{MarkModuleFail, MarkModules, MarkBooted, MarkStart, MarkResult, MarkDone, MarkScreendump, markInitFail, markWarn}
+}
 
 // findMark finds the first marker in line (followed by a space or the line's end).
 func findMark(line string) (before, mark, rest string) {
@@ -124,7 +126,7 @@ func findMark(line string) (before, mark, rest string) {
 		return line, "", ""
 	}
 	tail := line[i:]
-	for _, m := range marks {
+	for _, m := range markList() {
 		if strings.HasPrefix(tail, m) && (len(tail) == len(m) || tail[len(m)] == ' ') {
 			return line[:i], m, tail[len(m):]
 		}
