@@ -54,6 +54,9 @@ type HeartbeatResponse struct {
 	TokenKey []byte `json:"token_key,omitempty"`
 	// ManagerURL is https://host:port of the online manager component, "" when none is online.
 	ManagerURL string `json:"manager_url,omitempty"`
+	// Secured is true while the Secured option is on: component links are TLS 1.3 only and
+	// routers end calls in progress when it changes (api.SignalErrorPolicyChanged).
+	Secured bool `json:"secured,omitempty"`
 }
 
 // Component is one row of GET /api/v1/components.

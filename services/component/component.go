@@ -124,6 +124,7 @@ func Run(ctx context.Context, cfg Config, ln net.Listener, routes func(mux *http
 	// present none. RequireComponentClient guards the component-to-component routes.
 	tlsConf.ClientAuth = tls.VerifyClientCertIfGiven
 	tlsConf.ClientCAs = st.roots
+	rt.restrictTLS(tlsConf)
 
 	go rt.heartbeatLoop(ctx)
 	log.Info("component serving", "kind", cfg.Kind, "addr", ln.Addr(), "fqdn", st.id.FQDN, "id", st.id.ID)

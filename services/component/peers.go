@@ -16,6 +16,7 @@ import (
 type peers struct {
 	tokenKey   ed25519.PublicKey
 	managerURL string
+	secured    bool
 }
 
 // Runtime is a running component as its role sees it: its identity, what the portal told it
@@ -53,6 +54,13 @@ func (r *Runtime) ManagerURL() string {
 	return r.rt.peers.managerURL
 }
 
+// Secured reports whether the Secured option was on at the last heartbeat answer.
+func (r *Runtime) Secured() bool {
+	r.rt.mu.Lock()
+	defer r.rt.mu.Unlock()
+	return r.rt.peers.secured
+}
+
 // Roots is the internal CA pool that verifies other components and the portal.
 func (r *Runtime) Roots() *x509.CertPool { return r.rt.state().roots }
 
@@ -88,6 +96,7 @@ func (rt *runtime) setPeers(resp api.HeartbeatResponse) {
 		rt.log.Warn("heartbeat answer carries a token key of the wrong size; ignored", "bytes", len(resp.TokenKey))
 	}
 	rt.peers.managerURL = resp.ManagerURL
+	rt.peers.secured = resp.Secured
 }
 
 // IsPortal reports whether r came with the portal's internal certificate, verified against the

@@ -45,11 +45,14 @@ func RunWith(ctx context.Context, cfg component.Config, o RunOptions, ln net.Lis
 	}
 	cfg.Kind = "router"
 	var sfu *SFU
+	var secured func() bool // the Secured option as the portal's heartbeat answers tell it
 	ready := cfg.Ready
 	cfg.Ready = func(rt *component.Runtime) {
 		sfu = New(Options{ID: rt.ID(), TokenKey: rt.TokenKey, Now: cfg.Now, Log: log.With("role", "router"), ICE: iceNet})
 		hb := &heartbeater{sfu: sfu, selfURL: rt.URL, manager: rt.ManagerURL, client: rt.HTTPClient(3 * time.Second), interval: HeartbeatInterval, log: log}
 		go hb.loop(ctx)
+		secured = rt.Secured
+		go watchPolicy(ctx, sfu, secured, PolicyInterval, log)
 		if ready != nil {
 			ready(rt)
 		}
@@ -58,7 +61,7 @@ func RunWith(ctx context.Context, cfg component.Config, o RunOptions, ln net.Lis
 		if sfu == nil {
 			return
 		}
-		mux.Handle("GET /rtc", sfu.Handler())
+		mux.Handle("GET /rtc", sfu.PolicyHandler(secured))
 		mux.Handle("GET /api/v1/router/stats", component.RequireComponentClient(sfu.StatsHandler()))
 	}
 	defer func() {

@@ -167,7 +167,7 @@ func (s *Service) heartbeat(ctx context.Context, leaf *x509.Certificate, hb api.
 	if err := s.Store.Heartbeat(ctx, id, hb.Address, hb.Version, now); err != nil {
 		return api.HeartbeatResponse{}, fmt.Errorf("heartbeat: %w", err)
 	}
-	resp := api.HeartbeatResponse{FQDN: c.FQDN, TokenKey: []byte(s.TokenKey)}
+	resp := api.HeartbeatResponse{FQDN: c.FQDN, TokenKey: []byte(s.TokenKey), Secured: s.Secured != nil && s.Secured()}
 	if resp.ManagerURL, err = s.OnlineURL(ctx, "manager"); err != nil {
 		return api.HeartbeatResponse{}, fmt.Errorf("heartbeat: %w", err)
 	}

@@ -61,6 +61,8 @@ type Service struct {
 	// TokenKey is the portal's meeting-token public key, handed to components in heartbeat
 	// answers so routers can verify join tokens (nil: none sent).
 	TokenKey ed25519.PublicKey
+	// Secured reports the Secured option, told to components in heartbeat answers (nil: off).
+	Secured func() bool
 
 	// mu serialises read-modify-write of component rows (heartbeat promotion, FQDN change).
 	mu sync.Mutex
