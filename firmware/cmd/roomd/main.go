@@ -82,6 +82,7 @@ func runWith(ctx context.Context, cfg roomd.Config, log *slog.Logger, stdout io.
 	defer cancel()
 	simPeripherals(ctx, b, log)
 	scr := newScreen(b, log)
+	pscr := roomd.NewPanelScreen(scr) // idle screens plus the touch-panel PIN while a panel pairs
 	host, _ := os.Hostname()
 	o := roomd.RoomOptions{
 		Agent: roomd.Options{
@@ -91,7 +92,7 @@ func runWith(ctx context.Context, cfg roomd.Config, log *slog.Logger, stdout io.
 			Room:   pairing.RoomInfo{Model: b.Name(), Firmware: cfg.Firmware, Serial: machineID(), Hostname: host},
 		},
 		Board:        b,
-		Screen:       scr,
+		Screen:       pscr,
 		ControlLogin: cfg.ControlLogin,
 	}
 	if d.tune != nil {
@@ -102,6 +103,16 @@ func runWith(ctx context.Context, cfg roomd.Config, log *slog.Logger, stdout io.
 		return err
 	}
 	room.SetJoiner(joiner(room, scr, log))
+	// The touch panel (firmware/panel) on STOA_PANEL_ADDR (default :8443); the room runs without it.
+	if pnl, err := roomd.NewPanel(room, pscr, roomd.PanelOptions{Addr: os.Getenv("STOA_PANEL_ADDR"), DataDir: cfg.DataDir, Log: log}); err != nil {
+		log.Error("touch panel disabled", "err", err)
+	} else {
+		go func() {
+			if err := pnl.Serve(ctx); err != nil {
+				log.Error("touch panel", "err", err)
+			}
+		}()
+	}
 	ln, err := roomd.ListenLocal(cfg.Socket)
 	if err != nil {
 		return err
