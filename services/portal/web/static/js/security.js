@@ -4,6 +4,7 @@ import { get, post, put, postForm } from "./api.js";
 import { byId, clearError, fmtTime, isZeroTime, setText, show, showError, showStatus, splitList, withBusy } from "./dom.js";
 import { renderCert, expiresSoon } from "./certview.js";
 import { startPage, ROLE_SUPER } from "./nav.js";
+import { wireSecured } from "./secured.js";
 
 const algNames = {
   rsa2048: "RSA 2048",
@@ -269,6 +270,7 @@ async function main() {
     () => post("/api/v1/security/reset-self-signed"),
     { id: "reset-result", text: () => "The portal now serves a new self-signed certificate." });
   wireACME();
+  wireSecured();
   try {
     await load();
   } catch (err) {
