@@ -297,6 +297,25 @@ func TestRoomSerialControlPort(t *testing.T) {
 			}
 		}
 	}
+	// The room opens the port on its own goroutine, and a tty drops what arrived before it was
+	// opened: ask until it answers.
+	deadline := time.Now().Add(5 * time.Second)
+answered:
+	for {
+		if _, err := io.WriteString(peer, "help\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case l := <-lines:
+			if strings.HasPrefix(l, "OK help ") {
+				break answered
+			}
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the serial control port did not answer within 5 s")
+		}
+	}
 	steps := []struct{ send, want string }{
 		{"mic mute", "OK mic mute"},
 		{"get audio.mic_muted", "audio.mic_muted=true"},
