@@ -27,7 +27,8 @@ type Options struct {
 	Log     *slog.Logger
 	Now     func() time.Time // default time.Now
 	Rand    io.Reader        // default crypto/rand
-	// OnCode is called with every new pairing code ("1234 5678 9012"), e.g. to print it.
+	// OnCode is called with every new pairing code ("1234 5678 9012"), e.g. to print it, as
+	// the status takes the code (under its lock: it must not call back into the agent).
 	OnCode func(code string)
 	// Browse finds a portal URL on the LAN (DNS-SD); default provisioning/discovery. Used only
 	// when Config.Discover is set and no portal URL is configured or entered.

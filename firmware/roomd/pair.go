@@ -51,15 +51,16 @@ func (a *Agent) pair(ctx context.Context, base string) (*Identity, []byte, error
 }
 
 // showCode puts the code on the display, in the status and through OnCode.
-// The status shows the code last, so whoever reads it there finds it printed and on screen.
+// The screen first; then the status and OnCode together (OnCode runs under the status lock),
+// so whoever sees the code in one place finds it in the others.
 func (a *Agent) showCode(code pairing.Code, portal string) {
-	if a.o.OnCode != nil {
-		a.o.OnCode(code.String())
-	}
 	a.show(board.Screen{Title: "Pair this room", Code: code.String(), QR: PairingURL(portal),
 		Lines: []string{"Enter this code on the portal: Admin → Rooms → Add", portal}})
 	a.setStatus(func(s *Status) {
 		*s = Status{State: StateUnpaired, Code: code.String(), PortalURL: portal, LastError: s.LastError}
+		if a.o.OnCode != nil {
+			a.o.OnCode(code.String())
+		}
 	})
 }
 

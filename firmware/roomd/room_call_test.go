@@ -65,6 +65,7 @@ func (r *inProcessRouter) join(t *testing.T, name, kind string) api.MeetingJoinR
 func TestRoomCallMuteButton(t *testing.T) {
 	rt := startInProcessRouter(t)
 	r := startSimRoom(t, func(o *RoomOptions) {
+		o.LongPress = 10 * time.Second // a loaded machine must not turn the press into a long one
 		o.Join = callJoiner(nil, nil, func(ctx context.Context, req JoinRequest, co call.Options) (*call.Call, error) {
 			co.Join, co.Meeting = rt.join(t, "Boardroom", token.KindRoom), req.MeetingID
 			return call.Start(ctx, co)

@@ -70,10 +70,11 @@ func (r *Room) setMicMuted(m bool) error {
 			return fmt.Errorf("mute the call's microphone: %w", err)
 		}
 	}
-	r.hub.Update(func(s *control.Status) { s.Audio.MicMuted = m })
+	// The LED first: whoever sees the status change finds the LED already following.
 	if err := setLED(r.muteLED, m); err != nil {
 		r.log.Warn("mute LED", "err", err)
 	}
+	r.hub.Update(func(s *control.Status) { s.Audio.MicMuted = m })
 	return nil
 }
 

@@ -52,7 +52,7 @@ func startSimRoom(t *testing.T, mod func(*RoomOptions)) *simRoom {
 		t.Fatal(err)
 	}
 	o := RoomOptions{Agent: Options{Config: cfg, Log: slog.New(slog.DiscardHandler)}, Board: b, Screen: hw.Display,
-		LongPress: 300 * time.Millisecond, Beat: 50 * time.Millisecond, LightEvery: 50 * time.Millisecond}
+		LongPress: time.Second, Beat: 50 * time.Millisecond, LightEvery: 50 * time.Millisecond}
 	if mod != nil {
 		mod(&o)
 	}
@@ -152,7 +152,7 @@ func TestRoomMuteButton(t *testing.T) {
 	t.Run("long press toggles camera privacy, not the mic", func(t *testing.T) {
 		_ = g.Press(LineMuteButton)
 		next("button pressed", button("pressed"))
-		time.Sleep(350 * time.Millisecond) // held past LongPress (300 ms in this room)
+		time.Sleep(1100 * time.Millisecond) // held past LongPress (1 s in this room)
 		_ = g.Release(LineMuteButton)
 		next("long press", button("long_press"))
 		next("camera muted", changed("video.camera_muted", true))
