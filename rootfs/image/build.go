@@ -32,7 +32,7 @@ type Config struct {
 	SiteConfig string // optional stoa-config.json baked into the data partition
 	Roomd      string // optional prebuilt roomd; default: built from RepoRoot
 	RoomdBoard string // roomd --board; default Board (sim: the image without roomd's hardware drivers)
-	NoCompress bool   // skip the .zst copy (tests)
+	Quick      bool   // test builds: no .zst copy and no SHA256SUMS
 	Out        io.Writer
 	Now        func() time.Time
 }
@@ -40,7 +40,7 @@ type Config struct {
 // Result describes what was built.
 type Result struct {
 	Image      string // out/stoa-room-<board>-<version>.img
-	Compressed string // .img.zst ("" with NoCompress)
+	Compressed string // .img.zst ("" with Quick)
 	ImageBytes int64  // raw size
 	ZstBytes   int64
 	RootBytes  int64 // root file system content
@@ -186,25 +186,17 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	if err := os.Rename(partial, res.Image); err != nil {
 		return Result{}, fmt.Errorf("image: %w", err)
 	}
-	sums := map[string]string{}
-	if c.NoCompress {
-		p.Step("checksum")
-		sum, err := sha256File(res.Image)
-		if err != nil {
-			return Result{}, fmt.Errorf("image: %w", err)
-		}
-		sums[res.Image] = sum
-	} else {
+	if !c.Quick {
 		p.Step("compress (zstd) and checksum")
 		res.Compressed = res.Image + ".zst"
 		imgSum, zstSum, n, err := compressAndSum(ctx, res.Image, res.Compressed)
 		if err != nil {
 			return Result{}, fmt.Errorf("image: %w", err)
 		}
-		sums[res.Image], sums[res.Compressed], res.ZstBytes = imgSum, zstSum, n
-	}
-	if err := updateSums(filepath.Join(c.OutDir, "SHA256SUMS"), sums); err != nil {
-		return Result{}, fmt.Errorf("image: %w", err)
+		res.ZstBytes = n
+		if err := updateSums(filepath.Join(c.OutDir, "SHA256SUMS"), map[string]string{res.Image: imgSum, res.Compressed: zstSum}); err != nil {
+			return Result{}, fmt.Errorf("image: %w", err)
+		}
 	}
 	res.Took = p.Finish()
 	fmt.Fprintf(c.Out, "stoa-image: %s: %d MiB raw", res.Image, res.ImageBytes/mib)

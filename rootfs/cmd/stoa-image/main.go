@@ -39,7 +39,7 @@ func parse(args []string, stderr io.Writer) (image.Config, error) {
 	fs.StringVar(&c.SiteConfig, "config", "", "site configuration (stoa-config.json) baked into the data partition")
 	fs.StringVar(&c.Roomd, "roomd", "", "prebuilt roomd binary (default: build ./firmware/cmd/roomd with cgo and static_codecs)")
 	fs.StringVar(&c.RoomdBoard, "roomd-board", "", "roomd --board in the image (default: the board; sim runs without hardware drivers)")
-	fs.BoolVar(&c.NoCompress, "no-compress", false, "skip the .img.zst copy")
+	fs.BoolVar(&c.Quick, "quick", false, "no .img.zst copy and no SHA256SUMS (test builds)")
 	if err := fs.Parse(args); err != nil {
 		return image.Config{}, fmt.Errorf("parse flags: %w", err)
 	}

@@ -1,0 +1,162 @@
+package hil
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/stoa-rooms/stoa/rootfs/image"
+	"github.com/stoa-rooms/stoa/rootfs/qemu"
+	"github.com/stoa-rooms/stoa/services/api"
+	"github.com/stoa-rooms/stoa/test/stoatest"
+	"github.com/stoa-rooms/stoa/test/vm/vmkit"
+)
+
+// portalName is the portal's name inside the guest; the image's site configuration maps it
+// to qemu.GuestPortal, which QEMU forwards to the test's portal on the host.
+const portalName = "portal.stoa.test"
+
+var (
+	reReady = regexp.MustCompile(`stoa: roomd READY`)
+	reCode  = regexp.MustCompile(`Pairing code: ([0-9][0-9 -]*[0-9])`)
+)
+
+// TestImageBoots builds the qemu-x86_64 image (the Debian base comes from the cache after the
+// first build), boots it under TCG with user networking restricted to the test's portal,
+// waits for roomd to be READY, reads the pairing QR code from the screen and the code from
+// the console, pairs the room through the portal API and sees it come online.
+func TestImageBoots(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots the appliance image in QEMU (minutes)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
+	defer cancel()
+
+	// The portal is portal.stoa.test, as the room knows it; the server's own components reach
+	// it on loopback through a private /etc/hosts (mount namespace; the machine's file stays).
+	hosts := filepath.Join(t.TempDir(), "hosts")
+	if err := os.WriteFile(hosts, []byte("127.0.0.1 localhost "+portalName+"\n::1 localhost\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st := stoatest.Start(t, stoatest.Options{Args: []string{"--fqdn", portalName}, Wrap: []string{
+		"unshare", "--mount", "--propagation", "private", "--", "sh", "-c", `mount --bind "$0" /etc/hosts && exec "$@"`, hosts}})
+
+	cacheDir := image.DefaultCacheDir()
+	t0 := time.Now()
+	res, err := image.Run(ctx, image.Config{
+		Board: "qemu-x86_64", Version: "hil", RepoRoot: stoatest.RepoRoot(),
+		OutDir: filepath.Join(cacheDir, "hil"), CacheDir: cacheDir,
+		SiteConfig: filepath.Join("testdata", "stoa-config.json"),
+		Roomd:      os.Getenv("STOA_HIL_ROOMD"), // a prebuilt roomd for a quick loop
+		Quick: true, Out: logWriter{t},
+	})
+	if err != nil {
+		t.Fatalf("build image: %v", err)
+	}
+	t.Logf("FIGURE image build: %s; image %d MiB raw, root content %d MiB", time.Since(t0).Round(time.Second), res.ImageBytes>>20, res.RootBytes>>20)
+
+	con := &console{}
+	vmDir, err := os.MkdirTemp("", "stoa-hil-") // short: unix socket paths are limited to 107 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(vmDir) })
+	boot := time.Now()
+	vm, err := qemu.Start(ctx, qemu.Options{
+		Image: res.Image, Dir: vmDir, Console: con,
+		Forwards: []qemu.Forward{{Guest: qemu.GuestPortal + ":443", Host: st.PortalHost}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		vm.Stop()
+		if t.Failed() {
+			t.Logf("guest console (head):\n%s", con.Head(40000))
+			t.Logf("guest console (tail):\n%s", con.Tail(8000))
+		}
+	})
+
+	codeM, _, err := con.wait(ctx, reCode, 0)
+	if err != nil {
+		t.Fatalf("no pairing code on the console: %v", err)
+	}
+	if _, _, err := con.wait(ctx, reReady, 0); err != nil {
+		t.Fatalf("roomd never READY: %v", err)
+	}
+	ready := time.Since(boot)
+	t.Logf("FIGURE boot to roomd READY: %s (TCG, 2 vCPUs)", ready.Round(100*time.Millisecond))
+	code := codeM[1]
+
+	// The screen shows the pairing QR code: read it back through QMP screendump.
+	q, err := vmkit.DialQMP(ctx, vm.QMPSocket)
+	if err != nil {
+		t.Fatalf("QMP: %v", err)
+	}
+	defer q.Close()
+	shot := filepath.Join(t.TempDir(), "screen.png")
+	var qr string
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if err := q.Screendump(ctx, shot); err != nil {
+			t.Fatalf("screendump: %v", err)
+		}
+		if qr, err = readQR(shot); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if err != nil {
+		keep := filepath.Join(os.TempDir(), "stoa-hil-screen.png")
+		if b, rerr := os.ReadFile(shot); rerr == nil {
+			os.WriteFile(keep, b, 0o644)
+		}
+		t.Errorf("pairing QR code not readable on the screen (kept %s): %v", keep, err)
+	} else if want := "https://" + portalName + "/rooms.html"; qr != want {
+		t.Errorf("QR code says %q, want the pairing page %q", qr, want)
+	}
+
+	// Pair through the portal API and see the room come online over the management channel.
+	sess := st.Login(t)
+	var paired api.Room
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		c, body, err := sess.Do(http.MethodPost, "/api/v1/rooms/pair", api.PairRequest{Code: code, Name: "HIL Room"}, "", &paired)
+		if err == nil && c < 300 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pair with code %s: %d %v %s", code, c, err, body)
+		}
+		time.Sleep(time.Second)
+	}
+	pairedAt := time.Now()
+	for {
+		var rooms []api.Room
+		if c, body, err := sess.Do(http.MethodGet, "/api/v1/rooms", nil, "", &rooms); err != nil || c != http.StatusOK {
+			t.Fatalf("GET /api/v1/rooms: %d %v %s", c, err, body)
+		}
+		online := false
+		for _, r := range rooms {
+			online = online || (r.ID == paired.ID && r.Online)
+		}
+		if online {
+			break
+		}
+		if time.Since(pairedAt) > 60*time.Second {
+			t.Fatalf("room %s not online within 60 s of pairing; rooms %+v", paired.ID, rooms)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Logf("FIGURE room online %s after the pair call", time.Since(pairedAt).Round(100*time.Millisecond))
+}
+
+// logWriter sends the image tool's progress lines to the test log.
+type logWriter struct{ t *testing.T }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
+}
