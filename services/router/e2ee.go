@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
 
 	"github.com/stoa-rooms/stoa/services/api"
 	"github.com/stoa-rooms/stoa/services/token"
@@ -19,6 +20,9 @@ type MediaView struct {
 	Meeting, Participant, Track, RID, Mime string
 	Packet                                 *rtp.Packet
 }
+
+// securedMediaFailed tells a client of a secured meeting why its media connection failed.
+const securedMediaFailed = "secured option: the media connection failed; this meeting requires DTLS-SRTP with AEAD_AES_128_GCM (RFC 7714) and refuses other SRTP profiles"
 
 // errSecured marks a join the Secured option refuses.
 var errSecured = errors.New("secured option")
@@ -37,6 +41,20 @@ func (s *SFU) checkE2EE(c token.Claims, join api.SigJoin) error {
 		return errors.New("join declares e2ee but its token carries no e2ee key; ask the portal for a token with your key")
 	}
 	return nil
+}
+
+// refuseFailedDTLS tells a secured participant why its media connection failed when DTLS does
+// (pion then closes the PeerConnection rather than report it failed): under the Secured option
+// the likeliest cause is a peer without an AES-128-GCM SRTP profile.
+func (p *participant) refuseFailedDTLS() {
+	p.pc.SCTP().Transport().OnStateChange(func(st webrtc.DTLSTransportState) {
+		if st != webrtc.DTLSTransportStateFailed {
+			return
+		}
+		p.log.Warn("secured participant's DTLS failed; refusing it", "reason", "no AES-128-GCM SRTP")
+		p.send(api.SigTypeError, api.Error{Code: codeSecured, Message: securedMediaFailed})
+		go p.close("secured option: DTLS-SRTP failed", false)
+	})
 }
 
 // relayKey forwards a key message to the participant it names, stamped with the sender's ID.

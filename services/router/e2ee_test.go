@@ -6,10 +6,12 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/pion/dtls/v3"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
@@ -17,6 +19,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 	"golang.org/x/image/vp8"
 
+	"github.com/stoa-rooms/stoa/services/api"
 	"github.com/stoa-rooms/stoa/services/api/e2ee"
 	"github.com/stoa-rooms/stoa/services/api/rtcclient"
 	"github.com/stoa-rooms/stoa/services/token"
@@ -282,4 +285,50 @@ func TestE2EEThroughRouter(t *testing.T) {
 			t.Fatalf("none of %d frames used alice's new key (epoch %d)", len(fs), newEpoch)
 		}
 	})
+}
+
+// TestSecuredRefusesAESCM: under the Secured option a client whose DTLS offers only
+// AES-CM SRTP gets no media connection, and the router tells it why.
+func TestSecuredRefusesAESCM(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	e := newTestEnv(t, func(o *Options) { o.Secured = func(string) bool { return true } })
+	priv, err := e2ee.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := e2ee.NewSession(e2ee.Config{Meeting: "777", Self: "cm", Private: priv, PortalKey: e.key.Public().(ed25519.PublicKey)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan api.Error, 4)
+	c, err := rtcclient.Dial(ctx, rtcclient.Options{SignalURL: e.url, Token: e.e2eeToken(t, "777", "cm", s.PublicKey()), E2EE: s,
+		SettingEngine: func(se *webrtc.SettingEngine) { se.SetSRTPProtectionProfiles(dtls.SRTP_AES128_CM_HMAC_SHA1_80) },
+		OnSignal: func(m api.SigMessage) {
+			if m.Type == api.SigTypeError {
+				if ae, err := api.DecodeSigError(m); err == nil {
+					errs <- ae
+				}
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ae := <-errs:
+		if ae.Code != codeSecured || !strings.Contains(ae.Message, "AEAD_AES_128_GCM") {
+			t.Fatalf("router error %+v", ae)
+		}
+	case <-ctx.Done():
+		t.Fatal("no secured option error")
+	}
+	select {
+	case <-c.Done():
+	case <-ctx.Done():
+		t.Fatal("session still up after the refusal")
+	}
 }

@@ -113,6 +113,9 @@ func (s *SFU) newParticipant(c token.Claims, sig *sigConn, join api.SigJoin) (*p
 			go p.close("media connection failed", true)
 		}
 	})
+	if p.secured {
+		p.refuseFailedDTLS()
+	}
 	pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 		go p.guard("track", func() error { return p.handleTrack(t, r) })
 	})

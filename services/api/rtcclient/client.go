@@ -177,13 +177,14 @@ func (e *RouterError) Error() string { return "router: " + e.Code + ": " + e.Mes
 
 func (c *Client) newPeerConnection() (*webrtc.PeerConnection, error) {
 	se := NewSettingEngine()
+	if c.opts.E2EE != nil {
+		// e2ee is the Secured option's client side: AES-128-GCM SRTP only, so a peer that
+		// cannot negotiate it fails rather than falls back. (SettingEngine may still override
+		// it: tests do, to show the router refuses such a client.)
+		se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM)
+	}
 	if c.opts.SettingEngine != nil {
 		c.opts.SettingEngine(se)
-	}
-	if c.opts.E2EE != nil {
-		// e2ee is the Secured option's client side: AES-128-GCM SRTP only, whatever the
-		// adjustments above, so a peer that cannot negotiate it fails rather than falls back.
-		se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM)
 	}
 	webAPI, err := NewAPI(se)
 	if err != nil {
