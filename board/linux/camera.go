@@ -187,14 +187,26 @@ func (s *stream) convert(buf v4l2.Buffer) bool {
 		s.cam.log.Debug("camera frame dropped", "path", s.path, "err", err)
 		return false
 	}
-	if s.first < 0 {
-		s.first = int64(buf.Sequence)
-	}
-	s.frame.Seq = s.base + uint64(int64(buf.Sequence)-s.first)
-	s.next = s.frame.Seq + 1
+	s.frame.Seq = s.seq(buf.Sequence)
 	ts := time.Duration(buf.Timestamp.Sec)*time.Second + time.Duration(buf.Timestamp.Usec)*time.Microsecond
 	s.frame.Captured = wallFromMono(ts, s.cam.mono(), s.cam.now())
 	return true
+}
+
+// seq turns the driver's sequence number of a frame into the stream's Seq. Seq must count
+// frames (board.Frame): a driver that repeats a number (vivid does when it renders a frame late:
+// its first two frames often both carry 0) or goes back (wrap, reset) gets the frame counted as
+// the next one, and later numbers count on from there; a jump forward is a gap (dropped frames).
+func (s *stream) seq(driver uint32) uint64 {
+	switch {
+	case s.first < 0:
+		s.first = int64(driver)
+	case int64(driver)-s.first < int64(s.next-s.base):
+		s.base, s.first = s.next, int64(driver)
+	}
+	n := s.base + uint64(int64(driver)-s.first)
+	s.next = n + 1
+	return n
 }
 
 // wallFromMono converts a CLOCK_MONOTONIC timestamp to wall time, given both clocks read now.

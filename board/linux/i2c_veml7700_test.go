@@ -60,4 +60,6 @@ func TestOpenLightSensorErrors(t *testing.T) {
 	}
 }
 
-func boardI2C(bus, light string) board.I2CDef { return board.I2CDef{Bus: bus, Light: light, Addr: 0x10} }
+func boardI2C(bus, light string) board.I2CDef {
+	return board.I2CDef{Bus: bus, Light: light, Addr: 0x10}
+}
