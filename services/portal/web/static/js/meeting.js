@@ -115,6 +115,7 @@ async function join(ev) {
     pin: byId("join-pin").value.trim(),
     stream,
     relay: relayOnly(),
+    e2ee: new URLSearchParams(window.location.search).get("e2ee") === "1",
     ui: {
       state: setState,
       upsert: (p) => grid.upsert(p),
@@ -206,6 +207,8 @@ async function main() {
     participants: () => (call ? call.participantList() : []),
     stats: () => (call ? call.participantStats() : Promise.resolve({})),
     state: () => byId("call-state").dataset.state || "",
+    // e2ee: whether the call encrypts media end to end, and its frame counters.
+    e2ee: () => (call && call.e2ee ? { ...call.e2eeStats } : null),
   });
   renderToggles();
   await Promise.all([loadMeeting(user), startPreview()]);

@@ -8,6 +8,7 @@ import { post } from "./api.js";
 import {
   backoffDelay, classifyQuality, joinErrorIsFatal, joinErrorMessage, lossPercent, signalURL, simulcastEncodings,
 } from "./meetingview.js";
+import { E2EEError, Session as E2EESession } from "./sframe.js";
 
 // A participant that never gets "joined" back (router gone silent) is treated as dropped.
 const JOIN_TIMEOUT_MS = 10000;
@@ -22,12 +23,16 @@ const PUBLISH_CHECK_MS = 1000;
 //   speaker(id)           the router's active speaker
 //   error(message)        something to show; the call goes on (or rejoins) by itself
 export class Call {
-  constructor({ meetingID, name, pin, stream, relay, ui }) {
+  constructor({ meetingID, name, pin, stream, relay, e2ee, ui }) {
     this.meetingID = meetingID;
     this.name = name;
     this.pin = pin;
     this.stream = stream; // local camera+microphone, or null to only watch and listen
     this.relay = relay; // TURN only (iceTransportPolicy "relay")
+    this.wantE2EE = !!e2ee; // end-to-end encryption asked for (the Secured option forces it)
+    this.e2ee = null; // sframe.js Session of the current connection
+    this.e2eeOps = Promise.resolve();
+    this.e2eeStats = { encrypted: 0, decrypted: 0, dropped: 0 };
     this.ui = ui;
     this.selfID = "";
     this.people = new Map(); // participant ID -> { id, name, kind, tracks: Map(trackID -> {kind, muted}) }
@@ -62,8 +67,20 @@ export class Call {
 
   async connect() {
     const gen = ++this.generation;
-    const resp = await post(`/api/v1/meetings/${encodeURIComponent(this.meetingID)}/join`, { pin: this.pin, name: this.name });
+    // A browser that can do e2ee always offers its key: the portal binds it into the token,
+    // and the join answer says whether the Secured option makes e2ee mandatory.
+    const keys = E2EESession.supported() ? await E2EESession.generate() : null;
+    const body = { pin: this.pin, name: this.name };
+    if (keys) body.e2ee_key = keys.publicKey();
+    const resp = await post(`/api/v1/meetings/${encodeURIComponent(this.meetingID)}/join`, body);
     if (gen !== this.generation || this.closed) return;
+    this.e2ee = null;
+    if (keys && (resp.secured || this.wantE2EE) && resp.token_key) {
+      const claims = JSON.parse(atob(resp.token.split(".")[0].replaceAll("-", "+").replaceAll("_", "/")));
+      await keys.bind(claims.mtg, resp.participant_id, Uint8Array.from(atob(resp.token_key), (c) => c.charCodeAt(0)));
+      this.e2ee = keys;
+      this.e2eeOps = Promise.resolve();
+    }
     this.iceServers = (resp.ice_servers || []).map((s) => {
       const server = { urls: s.urls };
       if (s.username) server.username = s.username;
@@ -81,9 +98,9 @@ export class Call {
           this.teardown();
         }
       }, JOIN_TIMEOUT_MS);
-      // e2ee: false until this client encrypts media with SFrame (encoded transforms): a
-      // meeting under the Secured option refuses it with the router's "secured option" error.
-      ws.addEventListener("open", () => this.send(ws, "join", { token: resp.token, e2ee: false }));
+      // Without e2ee a meeting under the Secured option refuses this client with the router's
+      // "secured option" error.
+      ws.addEventListener("open", () => this.send(ws, "join", { token: resp.token, e2ee: !!this.e2ee }));
       ws.addEventListener("message", (ev) => {
         if (gen !== this.generation) return;
         let msg;
@@ -151,6 +168,7 @@ export class Call {
       if (p.id === this.selfID) continue;
       present.add(p.id);
       this.upsert(p);
+      if (p.token) this.e2eeOp(gen, async (s) => this.sendKeys(gen, [await s.addPeer(p.id, p.token, false)]));
     }
     for (const id of [...this.people.keys()]) {
       if (!present.has(id)) this.removePerson(id);
@@ -191,9 +209,15 @@ export class Call {
         break;
       case "participant_joined":
         if (d.id && d.id !== this.selfID) this.upsert(d);
+        if (d.id && d.token) this.e2eeOp(gen, async (s) => this.sendKeys(gen, [await s.addPeer(d.id, d.token, true)]));
         break;
       case "participant_left":
         if (d.id) this.removePerson(d.id);
+        if (d.id) this.e2eeOp(gen, async (s) => this.sendKeys(gen, await s.removePeer(d.id)));
+        break;
+      case "e2ee_key":
+        // Go's []byte is standard base64 in JSON.
+        if (d.from && d.key) this.e2eeOp(gen, (s) => s.handleKey(d.from, Uint8Array.from(atob(d.key), (c) => c.charCodeAt(0))));
         break;
       case "track":
         this.onTrackEvent(d);
@@ -210,6 +234,69 @@ export class Call {
       default:
         console.warn("meeting: unknown signaling message", msg.type);
     }
+  }
+
+  // e2eeOp runs key exchange steps one at a time. A key the portal did not sign, or a key
+  // message that does not open, means the router is attacking the meeting: the call ends.
+  e2eeOp(gen, fn) {
+    if (!this.e2ee) return;
+    const s = this.e2ee;
+    this.e2eeOps = this.e2eeOps.then(async () => {
+      if (gen !== this.generation) return;
+      try {
+        await fn(s);
+      } catch (err) {
+        if (gen !== this.generation) return;
+        console.warn("meeting: e2ee:", err.message);
+        if (err instanceof E2EEError) {
+          this.emit("error", `End-to-end encryption refused a participant's key: ${err.message}`);
+          this.leave();
+        }
+      }
+    });
+  }
+
+  sendKeys(gen, out) {
+    if (gen !== this.generation) return;
+    for (const o of out) this.send(this.ws, "e2ee_key", { to: o.to, key: btoa(String.fromCharCode(...o.key)) });
+  }
+
+  // encryptSender / decryptReceiver put SFrame on a sender's or receiver's encoded frames
+  // (Chromium's encoded insertable streams). Frames that do not decrypt are dropped.
+  encryptSender(sender, kind) {
+    const s = this.e2ee;
+    const stats = this.e2eeStats;
+    const { readable, writable } = sender.createEncodedStreams();
+    readable.pipeThrough(new TransformStream({
+      async transform(frame, ctl) {
+        try {
+          frame.data = (await s.encryptFrame(frameCodec(frame, kind), new Uint8Array(frame.data))).buffer;
+          stats.encrypted++;
+          ctl.enqueue(frame);
+        } catch (err) {
+          console.warn("meeting: e2ee encrypt:", err.message);
+        }
+      },
+    })).pipeTo(writable).catch(() => {});
+  }
+
+  decryptReceiver(receiver, pid) {
+    const s = this.e2ee;
+    const stats = this.e2eeStats;
+    const kind = receiver.track.kind;
+    const { readable, writable } = receiver.createEncodedStreams();
+    readable.pipeThrough(new TransformStream({
+      async transform(frame, ctl) {
+        try {
+          frame.data = (await s.decryptFrame(pid, frameCodec(frame, kind), new Uint8Array(frame.data))).buffer;
+          stats.decrypted++;
+          ctl.enqueue(frame);
+        } catch {
+          stats.dropped++;
+          // No key yet, replayed or tampered: drop the frame (the next key frame recovers).
+        }
+      },
+    })).pipeTo(writable).catch(() => {});
   }
 
   addCandidate(pc, c) {
@@ -254,12 +341,14 @@ export class Call {
   }
 
   startPeer(gen) {
-    const pc = new RTCPeerConnection({
+    const cfg = {
       iceServers: this.iceServers,
       iceTransportPolicy: this.relay ? "relay" : "all",
       bundlePolicy: "max-bundle",
       rtcpMuxPolicy: "require",
-    });
+    };
+    if (this.e2ee) cfg.encodedInsertableStreams = true;
+    const pc = new RTCPeerConnection(cfg);
     this.pc = pc;
     this.lastCounters = null;
     this.pendingCandidates = [];
@@ -281,10 +370,12 @@ export class Call {
     });
     if (this.stream) {
       for (const t of this.stream.getAudioTracks()) {
-        pc.addTransceiver(t, { direction: "sendonly", streams: [this.stream] });
+        const tr = pc.addTransceiver(t, { direction: "sendonly", streams: [this.stream] });
+        if (this.e2ee) this.encryptSender(tr.sender, "audio");
       }
       for (const t of this.stream.getVideoTracks()) {
-        pc.addTransceiver(t, { direction: "sendonly", streams: [this.stream], sendEncodings: simulcastEncodings() });
+        const tr = pc.addTransceiver(t, { direction: "sendonly", streams: [this.stream], sendEncodings: simulcastEncodings() });
+        if (this.e2ee) this.encryptSender(tr.sender, "video");
       }
     }
     // A rejoin keeps what was muted before the drop; the new router session starts unmuted.
@@ -350,6 +441,7 @@ export class Call {
       return;
     }
     this.receivers.set(ev.receiver, pid);
+    if (this.e2ee) this.decryptReceiver(ev.receiver, pid);
     if (!this.people.has(pid)) this.upsert({ id: pid });
     this.emit("media", pid, stream || new MediaStream([ev.track]));
   }
@@ -495,4 +587,12 @@ export class Call {
     const lossPct = losses.length ? Math.max(...losses) : null;
     return { level: classifyQuality(rttMs, lossPct), rttMs, lossPct };
   }
+}
+
+// frameCodec names an encoded frame's codec for sframe.js: Opus for audio; for video the
+// frame's MIME type when the browser reports it (VP8 or H.264, what the router forwards).
+function frameCodec(frame, kind) {
+  if (kind === "audio") return "opus";
+  const mime = (frame.getMetadata && frame.getMetadata().mimeType) || "video/VP8";
+  return mime.toLowerCase() === "video/h264" ? "h264" : "vp8";
 }

@@ -365,16 +365,34 @@ export async function verifyKeyClaim(token, portalKey) {
 // not interleave for one session (callers chain them).
 export class Session {
   static async create(meeting, self, portalKey) {
+    const s = await Session.generate();
+    await s.bind(meeting, self, portalKey);
+    return s;
+  }
+
+  // generate makes the key pair, whose public half goes into the join request; bind completes
+  // the session once the join answer names the participant and the portal's token key.
+  static async generate() {
     const s = new Session();
-    s.meeting = meeting;
-    s.self = self;
-    s.portalKey = portalKey;
     s.pair = await crypto.subtle.generateKey({ name: "X25519" }, true, ["deriveBits"]);
     s.pub = new Uint8Array(await crypto.subtle.exportKey("raw", s.pair.publicKey));
-    s.peers = new Map(); // id → {key, ring}
-    s.pending = new Map();
-    await s.use(0, crypto.getRandomValues(new Uint8Array(BASE_KEY_SIZE)));
     return s;
+  }
+
+  async bind(meeting, self, portalKey) {
+    this.meeting = meeting;
+    this.self = self;
+    this.portalKey = portalKey;
+    this.peers = new Map(); // id → {key, ring}
+    this.pending = new Map();
+    await this.use(0, crypto.getRandomValues(new Uint8Array(BASE_KEY_SIZE)));
+  }
+
+  // supported says whether this browser has what e2ee needs: X25519 and Ed25519 in WebCrypto
+  // and encoded transforms on RTP senders.
+  static supported() {
+    return typeof RTCRtpSender !== "undefined" && typeof RTCRtpSender.prototype.createEncodedStreams === "function" &&
+      typeof crypto !== "undefined" && !!crypto.subtle;
   }
 
   publicKey() {
