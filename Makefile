@@ -32,7 +32,7 @@ run: deps build
 	./out/bin/stoa-server --data-dir $(DATA) all & server=$$!; \
 	until [ -s $(DATA)/addresses.json ]; do kill -0 $$server 2>/dev/null || exit 1; sleep 0.2; done; \
 	portal=$$(sed -n 's/.*"portal_url": *"\([^"]*\)".*/\1/p' $(DATA)/addresses.json); \
-	./out/bin/roomd --board=sim --data-dir $(DATA)/room --portal-url $$portal & \
+	./out/bin/roomd --board=sim --data-dir $(DATA)/room --portal-url $$portal --panel-addr 127.0.0.1:8450 & \
 	echo "Room: pair it under Admin → Rooms with the pairing code below (or: ./out/bin/roomctl --socket $(DATA)/room/roomd.sock status)"; \
 	wait $$server
 
@@ -77,10 +77,13 @@ ROOMD ?=
 image:
 	$(GO) run ./rootfs/cmd/stoa-image --board $(BOARD) --version $(VERSION) --out out $(if $(CONFIG),--config $(CONFIG)) $(if $(ROOMD),--roomd $(ROOMD))
 
-## qemu: boot the qemu-x86_64 image (make image first) wired to a local `make run` stack's
+## qemu: build the qemu-x86_64 image and boot it wired to a local `make run` stack's
 ## portal (guest portal.stoa.test → host); console on stdout, QMP/serial sockets in var/qemu.
+## The image is rebuilt with rootfs/qemu/stoa-config.dev.json (portal.stoa.test = the host's portal);
+## the stack's portal certificate must name portal.stoa.test (stoa-server --fqdn portal.stoa.test).
 qemu:
-	$(GO) run ./rootfs/cmd/stoa-qemu --image out/$(shell echo stoa-room-qemu-x86_64-$(VERSION).img) --data $(DATA)
+	$(MAKE) image BOARD=qemu-x86_64 CONFIG=rootfs/qemu/stoa-config.dev.json
+	$(GO) run ./rootfs/cmd/stoa-qemu --image out/stoa-room-qemu-x86_64-$(VERSION).img --data $(DATA)
 
 ## flash: write the image to a removable disk: make flash DEV=/dev/sdX [BOARD=...] [FORCE=1].
 ## Refuses a mounted disk, and a fixed or >256 GiB one unless FORCE=1; verifies by reading back.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -32,6 +33,9 @@ type Config struct {
 	// ControlLogin, when set, is required on the serial control port ("login <user> <password>";
 	// password_hash is argon2id in PHC form, see firmware/control.HashPassword).
 	ControlLogin *control.Credentials `json:"control_login,omitempty"`
+	// PanelAddr is where the touch panel is served (HTTPS): every interface on the appliance, so
+	// tablets on the LAN reach it; "off" disables it; host runs use a loopback address.
+	PanelAddr string `json:"panel_addr"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("25s") in JSON.
@@ -62,6 +66,7 @@ func Defaults() Config {
 		Discover:    true,
 		Firmware:    "dev",
 		PollTimeout: Duration(25 * time.Second),
+		PanelAddr:   DefaultPanelAddr,
 	}
 }
 
@@ -126,6 +131,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Firmware == "" {
 		return errors.New("config: firmware version is empty")
+	}
+	if c.PanelAddr == "" {
+		c.PanelAddr = DefaultPanelAddr
+	}
+	if c.PanelAddr != "off" {
+		if _, port, err := net.SplitHostPort(c.PanelAddr); err != nil || port == "" {
+			return fmt.Errorf("config: panel_addr %q is not host:port (or \"off\")", c.PanelAddr)
+		}
 	}
 	if l := c.ControlLogin; l != nil {
 		if l.User == "" || strings.ContainsAny(l.User, " \t") || len(l.User) > 64 {

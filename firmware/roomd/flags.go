@@ -20,6 +20,7 @@ func ParseArgs(args []string, stderr io.Writer) (Config, error) {
 	discover := fs.Bool("discover", d.Discover, "find the portal by DNS-SD (_stoa-portal._tcp)")
 	socket := fs.String("socket", "", "local API socket (default <data-dir>/roomd.sock)")
 	firmware := fs.String("firmware", d.Firmware, "firmware version reported to the portal")
+	panelAddr := fs.String("panel-addr", d.PanelAddr, "touch panel HTTPS address (host:port, or off)")
 	poll := fs.Duration("poll-timeout", time.Duration(d.PollTimeout), "management long-poll timeout")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, fmt.Errorf("parse flags: %w", err)
@@ -45,6 +46,8 @@ func ParseArgs(args []string, stderr io.Writer) (Config, error) {
 			c.Socket = *socket
 		case "firmware":
 			c.Firmware = *firmware
+		case "panel-addr":
+			c.PanelAddr = *panelAddr
 		case "poll-timeout":
 			c.PollTimeout = Duration(*poll)
 		}

@@ -217,7 +217,7 @@ func TestRoomFindsPortalByDNSSD(t *testing.T) {
 	dir := t.TempDir()
 	room := &roomProc{dir: dir, socket: filepath.Join(dir, "roomd.sock"), roomctl: roomctlBin, out: &stoatest.Buffer{}}
 	room.done = startInNS(t, "roomd", p.Exec(t, p.NS2, nil, roomdBin,
-		"--board=sim", "--data-dir", dir, "--discover=true", "--firmware", "e2e-dnssd"), room.out)
+		"--board=sim", "--data-dir", dir, "--discover=true", "--firmware", "e2e-dnssd", "--panel-addr", "127.0.0.1:0"), room.out)
 
 	st := room.waitStatus(t, "the announced portal and a pairing code", 20*time.Second, func(s roomd.Status) bool {
 		return s.PortalURL != "" && s.Code != ""

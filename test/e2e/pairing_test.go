@@ -51,7 +51,7 @@ func startRoomd(t *testing.T, roomdBin, roomctlBin, portalURL string) *roomProc 
 func startRoomdIn(t *testing.T, dir, roomdBin, roomctlBin, portalURL string) *roomProc {
 	t.Helper()
 	r := &roomProc{dir: dir, socket: filepath.Join(dir, "roomd.sock"), roomctl: roomctlBin, out: &stoatest.Buffer{}, done: make(chan error, 1)}
-	r.cmd = exec.Command(roomdBin, "--board=sim", "--data-dir", dir, "--portal-url", portalURL, "--discover=false", "--firmware", "e2e-1")
+	r.cmd = exec.Command(roomdBin, "--board=sim", "--data-dir", dir, "--portal-url", portalURL, "--discover=false", "--firmware", "e2e-1", "--panel-addr", "127.0.0.1:0")
 	r.cmd.Stdout, r.cmd.Stderr = r.out, r.out
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)

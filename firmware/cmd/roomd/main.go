@@ -103,10 +103,13 @@ func runWith(ctx context.Context, cfg roomd.Config, log *slog.Logger, stdout io.
 		return err
 	}
 	room.SetJoiner(joiner(room, scr, log))
-	// The touch panel (firmware/panel) on STOA_PANEL_ADDR (default :8443); the room runs without it.
-	if pnl, err := roomd.NewPanel(room, pscr, roomd.PanelOptions{Addr: os.Getenv("STOA_PANEL_ADDR"), DataDir: cfg.DataDir, Log: log}); err != nil {
+	// The touch panel (firmware/panel) on cfg.PanelAddr; the room runs without it.
+	if cfg.PanelAddr == "off" {
+		log.Info("touch panel off (panel_addr)")
+	} else if pnl, err := roomd.NewPanel(room, pscr, roomd.PanelOptions{Addr: cfg.PanelAddr, DataDir: cfg.DataDir, Log: log}); err != nil {
 		log.Error("touch panel disabled", "err", err)
 	} else {
+		fmt.Fprintf(stdout, "Touch panel: https://%s/\n", pnl.Addr())
 		go func() {
 			if err := pnl.Serve(ctx); err != nil {
 				log.Error("touch panel", "err", err)

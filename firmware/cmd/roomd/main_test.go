@@ -46,7 +46,7 @@ func TestSdNotifyProtocol(t *testing.T) {
 	}
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	ln.Close()
-	cfg, err := roomd.ParseArgs([]string{"--data-dir", filepath.Join(dir, "data"), "--board", "sim",
+	cfg, err := roomd.ParseArgs([]string{"--data-dir", filepath.Join(dir, "data"), "--board", "sim", "--panel-addr", "127.0.0.1:0",
 		"--portal-url", "https://localhost:" + port, "--discover=false"}, os.Stderr)
 	if err != nil {
 		t.Fatal(err)

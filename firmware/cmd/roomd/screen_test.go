@@ -30,7 +30,7 @@ func TestRunDrawsPairingScreen(t *testing.T) {
 		}
 		return b, err
 	}}
-	cfg, err := roomd.ParseArgs([]string{"--data-dir", filepath.Join(dir, "data"), "--board", "sim",
+	cfg, err := roomd.ParseArgs([]string{"--data-dir", filepath.Join(dir, "data"), "--board", "sim", "--panel-addr", "127.0.0.1:0",
 		"--portal-url", "https://127.0.0.1:1", "--discover=false"}, os.Stderr)
 	if err != nil {
 		t.Fatal(err)
