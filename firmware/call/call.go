@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -72,6 +73,10 @@ type Options struct {
 	SettingEngine func(*webrtc.SettingEngine)
 	// ComposeFPS is how often the call is drawn (default 15).
 	ComposeFPS int
+	// Now is the clock the speaker and microphone are placed on for echo cancellation; the
+	// devices' own clock (default time.Now; the sim board's Hardware.Clock.Now in tests
+	// that drive time).
+	Now func() time.Time
 }
 
 // Participant is one other participant as signaled.
@@ -113,6 +118,10 @@ type Call struct {
 	audio *audioSender
 	play  *playout
 	mutes *muteSync
+	// audioTL places speaker and microphone samples on one timeline; far is what the speaker
+	// played on it, the echo canceller's reference.
+	audioTL timeline
+	far     *farRing
 
 	changed chan struct{}
 
@@ -145,11 +154,16 @@ func Start(ctx context.Context, o Options) (*Call, error) {
 	if o.Volume <= 0 {
 		o.Volume = 100
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	if o.Meeting == "" {
 		o.Meeting = o.Join.ParticipantID
 	}
 	c := &Call{o: o, log: o.Log, done: make(chan struct{}), changed: make(chan struct{}, 1),
 		state: StateJoining, pictures: map[string]*remotePicture{}, self: &selfPicture{}}
+	c.audioTL = newTimeline(o.Now, audioRate)
+	c.far = newFarRing(farRingSeconds * audioRate)
 	c.micMuted.Store(o.MicMuted)
 	c.camMuted.Store(o.CameraMuted)
 	c.volume.Store(int32(clampVolume(o.Volume)))

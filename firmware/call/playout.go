@@ -3,29 +3,26 @@ package call
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/stoa-rooms/stoa/board"
 	"github.com/stoa-rooms/stoa/firmware/media"
 )
 
-// Queue bounds, in 20 ms frames: what a remote may buffer ahead of playback (its jitter
-// allowance; older frames are dropped, bounding the delay), and how many played frames wait
-// for the microphone loop as the echo canceller's far-end reference.
-const (
-	maxQueuedFrames = 8
-	maxFarFrames    = 12
-	farKeep         = 2
-)
+// maxQueuedFrames is what a remote may buffer ahead of playback, in 20 ms frames: its jitter
+// allowance; older frames are dropped, bounding the delay.
+const maxQueuedFrames = 8
 
 // playout mixes the remote audio streams and plays them on the speaker, paced by the device
-// (Write blocks while its buffer is full), and keeps what it played for the echo canceller.
+// (Write blocks while its buffer is full), and records what it played on the call's audio
+// timeline for the echo canceller (see echoref.go).
 type playout struct {
 	c   *Call
 	out board.AudioWriter
+	pos int64 // timeline position of the next sample written
 
 	mu      sync.Mutex
 	sources map[*audioSource]struct{}
-	far     [][]int16
 }
 
 // audioSource is one remote audio track's decoded frames waiting to be played.
@@ -59,7 +56,7 @@ func newPlayout(c *Call) (*playout, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open speaker: %w", err)
 	}
-	return &playout{c: c, out: w, sources: map[*audioSource]struct{}{}}, nil
+	return &playout{c: c, out: w, pos: c.audioTL.pos(), sources: map[*audioSource]struct{}{}}, nil
 }
 
 func (p *playout) start() {
@@ -86,8 +83,9 @@ func (p *playout) remove(s *audioSource) {
 func (p *playout) loop() {
 	c := p.c
 	defer c.wg.Done()
+	mix := make([]int16, frameSamples)
 	for c.ctx.Err() == nil {
-		mix := make([]int16, frameSamples)
+		clear(mix)
 		p.mu.Lock()
 		var srcs [][]int16
 		for s := range p.sources {
@@ -98,41 +96,56 @@ func (p *playout) loop() {
 		p.mu.Unlock()
 		media.Mix(mix, srcs...)
 		media.Gain(mix, int(c.volume.Load()))
-		if _, err := p.out.Write(mix); err != nil {
-			if c.ctx.Err() == nil {
-				c.log.Warn("speaker write failed; playback stops", "err", err)
-			}
+		if !p.paceAndWrite(mix) {
 			return
 		}
-		p.mu.Lock()
-		if len(p.far) >= maxFarFrames {
-			p.far = p.far[1:]
-		}
-		p.far = append(p.far, mix)
-		p.mu.Unlock()
 	}
 }
 
-// farEnd fills dst with the far-end reference for the microphone frame just captured:
-// silence when none is waiting.
-//
-// The canceller only models an echo that comes after its reference, by at most its tail. A
-// played frame becomes audible about the device's buffer B after it was written; with L frames
-// waiting here, the echo lags the reference by B + path − 20 ms × L. Frames pile up here when
-// the microphone starts (or stalls) after the speaker, which would make that negative, so
-// only the newest farKeep frames are kept: the lag stays near B + path.
-func (p *playout) farEnd(dst []int16) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.far) > farKeep {
-		p.far = p.far[len(p.far)-farKeep:]
+// playLead is how much the playout keeps queued in the device: it writes a frame only when
+// the device holds at most playLead minus the frame. With a device buffer at least this
+// large (the sim board's 60 ms, board/linux's 100 ms ring) Write never waits for room, so
+// where a frame lands is known: at the position after the previous one, or — when the
+// device ran dry — at the present, which is read right before and after the write. A write
+// that waited inside the device could run dry halfway through the frame unseen.
+const playLead = 50 * audioRate / 1000
+
+// paceAndWrite waits for the frame's turn, writes it and records it on the timeline; false
+// when the call ends or the speaker failed.
+func (p *playout) paceAndWrite(mix []int16) bool {
+	c := p.c
+	for {
+		early := p.pos + int64(len(mix)) - playLead - c.audioTL.pos()
+		if early <= 0 {
+			break
+		}
+		select {
+		case <-c.ctx.Done():
+			return false
+		case <-time.After(min(time.Duration(early)*time.Second/audioRate, frameDur)):
+		}
 	}
-	if len(p.far) == 0 {
-		clear(dst)
-		return
+	before := c.audioTL.pos()
+	if _, err := p.out.Write(mix); err != nil {
+		if c.ctx.Err() == nil {
+			c.log.Warn("speaker write failed; playback stops", "err", err)
+		}
+		return false
 	}
-	copy(dst, p.far[0])
-	p.far = p.far[1:]
+	after := c.audioTL.pos()
+	at := max(p.pos, before) // behind the present, the device ran dry: the frame plays now
+	if p.pos < after && after-before > frameSamples/4 {
+		// Where the device put the frame is known only to within the write's duration;
+		// the echo delay tracker corrects what this misses.
+		c.log.Debug("speaker write straddled an underrun", "uncertain_ms", (after-before)*1000/audioRate)
+	}
+	if p.pos < before {
+	}
+	if p.pos < after && after-before > frameSamples/4 {
+	}
+	c.far.write(at, mix)
+	p.pos = at + int64(len(mix))
+	return true
 }
 
 func (p *playout) close() {

@@ -17,15 +17,28 @@ const (
 	audioRate    = 48000
 	frameSamples = audioRate / 50
 	frameDur     = 20 * time.Millisecond
-	// echoTailMs covers the speaker's buffer plus the room's echo path.
-	echoTailMs  = 250
-	opusBitrate = 32000
+	// echoTailMs covers targetDelay and the room's reverberation: the reference is found by
+	// time and the measured delay (echoref.go, delay.go), so neither queueing nor the output
+	// latency needs covering. A short tail adapts fast (firmware/media measured ~30 dB at
+	// 100 ms, ~21 dB at 200 ms after 3 s).
+	echoTailMs = 120
+	// overrunSamples: a microphone reader this far behind the present lost samples (the
+	// device overran, or the sim board dropped them) and resumes at the present.
+	overrunSamples = audioRate
+	opusBitrate    = 32000
+	// noiseSuppressDB limits the preprocessor's noise suppression: speexdsp's default -15 dB
+	// treats any steady sound in the room (the sim's test tone, a held note) as noise and
+	// turns it down by that much within a second or two. At -3 dB it still drives the residual
+	// echo suppression (off entirely, the call's echo attenuation fell from ~45 to ~25 dB).
+	noiseSuppressDB = -3
 )
 
 // audioSender captures the microphone, cancels the far end's echo and publishes Opus.
 type audioSender struct {
 	c      *Call
 	in     board.AudioReader
+	pos    int64 // timeline position of the next sample read
+	delay  *delayTracker
 	aec    *media.EchoCanceller
 	enc    *media.OpusEncoder
 	track  *rtpTrack
@@ -37,12 +50,17 @@ type audioSender struct {
 }
 
 func newAudioSender(c *Call, pc *webrtc.PeerConnection) (*audioSender, error) {
-	a := &audioSender{c: c}
+	a := &audioSender{c: c, delay: newDelayTracker()}
 	var err error
 	if a.in, err = c.o.Board.Microphone.OpenCapture(board.AudioFormat{Rate: audioRate, Channels: 1}); err != nil {
 		return nil, fmt.Errorf("open microphone: %w", err)
 	}
+	a.pos = c.audioTL.pos()
 	if a.aec, err = media.NewEchoCanceller(audioRate, frameSamples, echoTailMs); err != nil {
+		a.close()
+		return nil, err
+	}
+	if err = a.aec.SetNoiseSuppression(noiseSuppressDB); err != nil {
 		a.close()
 		return nil, err
 	}
@@ -74,8 +92,8 @@ func (a *audioSender) onHeard() {
 	}
 }
 
-// loop reads 20 ms of microphone, cancels the echo of what the speaker played in the same 20
-// ms, and sends it, until the call ends. The microphone is read while muted too, so the
+// loop reads 20 ms of microphone, cancels the echo of what the speaker played at the same
+// time on the audio timeline, and sends it, until the call ends. The microphone is read while muted too, so the
 // device does not overrun and the canceller keeps tracking the room.
 func (a *audioSender) loop() {
 	c := a.c
@@ -85,16 +103,28 @@ func (a *audioSender) loop() {
 	out := make([]int16, frameSamples)
 	silence := make([]int16, frameSamples)
 	for c.ctx.Err() == nil {
+		before := c.audioTL.pos()
 		if err := readFull(a.in, mic); err != nil {
 			if c.ctx.Err() == nil {
 				c.log.Warn("microphone read failed; audio stops", "err", err)
 			}
 			return
 		}
-		if c.play != nil {
-			c.play.farEnd(far)
-		} else {
-			clear(far)
+		// A reader more than overrunSamples behind lost what it did not read (the device
+		// overran, as the sim board does past a second) and got the latest samples. The
+		// device decided at some moment during the read; when the two ends of the read
+		// disagree, the middle is the best guess.
+		if after := c.audioTL.pos(); after-a.pos > overrunSamples {
+			if at := (before + after) / 2; at-a.pos > overrunSamples {
+				c.log.Debug("microphone overran; resuming at the present", "behind_ms", (at-a.pos)*1000/audioRate)
+				a.pos = at - int64(len(mic))
+				a.delay.lost()
+			}
+		}
+		a.delay.ref(c.far, a.pos, far)
+		a.pos += int64(len(mic))
+		if a.delay.heard(c.far, mic, a.pos) {
+			c.log.Debug("echo delay changed", "ms", float64(a.delay.k)/audioRate*1000)
 		}
 		if err := a.aec.Process(mic, far, out); err != nil {
 			c.log.Warn("echo cancellation", "err", err)

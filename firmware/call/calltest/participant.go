@@ -1,6 +1,6 @@
 // Package calltest is a Go conference participant for the room's call tests and the
 // glass-to-glass benchmark: it joins through rtcclient, publishes a solid-colour VP8 picture
-// and an Opus tone (encoded with firmware/media), and decodes what it receives with
+// and an Opus tone or other sim.Source (encoded with firmware/media), and decodes what it receives with
 // firmware/media, reading the sim camera's frame counter and capture time (sim.ReadStamp) off
 // every decoded picture and keeping the decoded audio.
 package calltest
@@ -36,7 +36,13 @@ type Options struct {
 	FPS           int // default 15
 	// ToneHz is the frequency of the tone sent (default 1000).
 	ToneHz float64
-	Log    *slog.Logger
+	// Sound replaces the tone (e.g. sim.Speech() for echo measurements), sent at Level (0–1
+	// of full scale; default 0.25, about -12 dBFS for a tone).
+	Sound sim.Source
+	Level float64
+	// AudioOnly publishes no picture (measurements that need no video, on a loaded machine).
+	AudioOnly bool
+	Log       *slog.Logger
 }
 
 // Frame is one decoded remote picture.
@@ -62,11 +68,6 @@ type Participant struct {
 	audio  map[string][]int16
 }
 
-// toneAmplitude is the far end's level (about -21 dBFS): a quiet talker, so that the sim
-// room's own tone (-12 dBFS) stays dominant in what the room sends even while its echo
-// canceller is still converging on the echo of this tone.
-const toneAmplitude = 3000
-
 // maxKept bounds what is kept per remote (frames; audio samples: 10 s).
 const (
 	maxFrames = 600
@@ -86,6 +87,12 @@ func Join(ctx context.Context, o Options) (*Participant, error) {
 	}
 	if o.ToneHz == 0 {
 		o.ToneHz = 1000
+	}
+	if o.Sound == nil {
+		o.Sound = sim.Tone(o.ToneHz)
+	}
+	if o.Level == 0 {
+		o.Level = 0.25
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -120,7 +127,11 @@ func Join(ctx context.Context, o Options) (*Participant, error) {
 		c.Close()
 		return nil, fmt.Errorf("calltest join: %w", err)
 	}
-	if _, err := c.Publish(video, audio); err != nil {
+	tracks := []webrtc.TrackLocal{video, audio}
+	if o.AudioOnly {
+		tracks = tracks[1:]
+	}
+	if _, err := c.Publish(tracks...); err != nil {
 		enc.Close()
 		opus.Close()
 		c.Close()
@@ -129,7 +140,12 @@ func Join(ctx context.Context, o Options) (*Participant, error) {
 	sctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	p.wg.Add(2)
-	go p.sendVideo(sctx, video, enc)
+	if o.AudioOnly {
+		enc.Close()
+		p.wg.Done()
+	} else {
+		go p.sendVideo(sctx, video, enc)
+	}
 	go p.sendAudio(sctx, audio, opus)
 	return p, nil
 }
@@ -178,24 +194,26 @@ func (p *Participant) sendVideo(ctx context.Context, t *webrtc.TrackLocalStaticS
 	}
 }
 
-// sendAudio sends the tone as 20 ms Opus frames.
+// sendAudio sends the sound as 20 ms Opus frames.
 func (p *Participant) sendAudio(ctx context.Context, t *webrtc.TrackLocalStaticSample, enc *fmedia.OpusEncoder) {
 	defer p.wg.Done()
 	defer enc.Close()
 	pcm := make([]int16, 960)
+	buf := make([]float64, len(pcm))
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	var at int
+	var at int64
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		for i := range pcm {
-			pcm[i] = int16(toneAmplitude * math.Sin(2*math.Pi*p.o.ToneHz*float64(at+i)/48000))
+		p.o.Sound.Fill(buf, at, 48000)
+		for i, v := range buf {
+			pcm[i] = int16(max(-32767, min(32767, math.Round(v*p.o.Level*32767))))
 		}
-		at += len(pcm)
+		at += int64(len(pcm))
 		pkt, err := enc.Encode(pcm)
 		if err != nil {
 			continue

@@ -1,0 +1,251 @@
+package call
+
+import (
+	"math"
+	"math/cmplx"
+)
+
+// Echo delay tracking: where in the far-end ring the microphone's echo comes from.
+//
+// The microphone at timeline position L hears the speaker's sample from ring position L − k:
+// k is the output latency plus the acoustic path plus whatever error the playout position
+// estimate carries (echoref.go). The canceller is given ring[L − k + targetDelay], so it sees
+// the echo targetDelay after its reference however k moves, and never has to relearn the
+// room because the machine stalled. k is found by cross-correlating the last delayWindow of
+// microphone samples with the ring, coarsely on block sums, then sample-exact around the peak.
+const (
+	targetDelay = 10 * audioRate / 1000  // what the canceller sees
+	delayWindow = audioRate / 4          // microphone samples correlated per estimate
+	delayMax    = 200 * audioRate / 1000 // longest k searched
+	delayMin    = -targetDelay           // an estimate a little too late still shows
+	delayBlock  = 16                     // coarse search on sums of this many samples (3 kHz)
+	delayRefine = audioRate / 20         // samples of the sample-exact search
+	// delayEvery is how often k is estimated, in 20 ms frames.
+	delayEvery = 6
+	// A new k is taken when two estimates in a row found it with at least this correlation:
+	// the microphone may be hearing the room's own voice (double talk) or nothing, and a
+	// window may straddle a step.
+	delayAgree = 0.5
+	// delayBetter: a new k must also correlate this much better than the current one, since
+	// voiced speech resembles itself a pitch period or a syllable later.
+	delayBetter = 0.1
+)
+
+// delayTracker keeps the microphone's recent samples and the current k.
+type delayTracker struct {
+	hist   []int16 // the last delayWindow microphone samples, oldest first
+	frames int
+	k      int64
+	last   int64 // the previous estimate (when it was at least delayAgree)
+	lastOK bool
+	far    []int16 // scratch
+	mc, fc []float64
+	fa, fb []complex128
+	refine int // start of the history's samples the fine search uses
+}
+
+func newDelayTracker() *delayTracker {
+	return &delayTracker{hist: make([]int16, 0, delayWindow), k: targetDelay}
+}
+
+// ref fills dst with the reference for the microphone frame at position pos.
+func (d *delayTracker) ref(ring *farRing, pos int64, dst []int16) {
+	ring.read(pos-d.k+targetDelay, dst)
+}
+
+// heard adds the microphone frame that ends at position end and, every delayEvery frames,
+// re-estimates k; it reports whether k changed.
+func (d *delayTracker) heard(ring *farRing, mic []int16, end int64) bool {
+	if over := len(d.hist) + len(mic) - delayWindow; over > 0 {
+		d.hist = append(d.hist[:0], d.hist[over:]...)
+	}
+	d.hist = append(d.hist, mic...)
+	if d.frames++; d.frames < delayEvery || len(d.hist) < delayWindow {
+		return false
+	}
+	d.frames = 0
+	k, corr, cur := d.estimate(ring, end-int64(len(d.hist)))
+	if corr < delayAgree { // nothing to go by (silence, the room's own voice): no evidence
+		return false
+	}
+	agreed := d.lastOK && abs64(k-d.last) <= 2
+	d.last, d.lastOK = k, true
+	if !agreed || abs64(k-d.k) <= 2 || corr < cur+delayBetter {
+		return false
+	}
+	d.k = k
+	return true
+}
+
+// lost forgets the history: the microphone skipped samples (an overrun), so the samples
+// before and after do not line up.
+func (d *delayTracker) lost() {
+	d.hist, d.frames, d.lastOK = d.hist[:0], 0, false
+}
+
+// estimate finds k for the history starting at position start, the peak's normalized
+// correlation and the correlation at the current k.
+func (d *delayTracker) estimate(ring *farRing, start int64) (k int64, corr, current float64) {
+	n := len(d.hist)
+	// far[j] is ring position start − delayMax + j.
+	span := n + delayMax - delayMin
+	if cap(d.far) < span {
+		d.far = make([]int16, span)
+	}
+	far := d.far[:span]
+	ring.read(start-delayMax, far)
+	d.mc = blockSums(d.mc, d.hist)
+	d.fc = blockSums(d.fc, far)
+	mc, fc := d.mc, d.fc
+	var mm float64
+	for _, v := range mc {
+		mm += v * v
+	}
+	if mm == 0 {
+		return 0, 0, 0
+	}
+	// Coarse: mic block i against far block i + off, for k = delayMax − off·delayBlock; the
+	// dot products for every off at once through the FFT (a direct search costs ~80 ms per
+	// estimate under the race detector, more than the audio loop can spare).
+	best, bestC := d.coarse(mc, fc, mm)
+	if bestC < delayAgree {
+		return 0, bestC, 0
+	}
+	// Fine: sample offsets around the coarse peak, over the loudest delayRefine samples.
+	d.refine = loudest(d.hist, delayRefine)
+	// Microphone sample i (position start+i) matches far[off+i] (position start−delayMax+off+i)
+	// for k = delayMax − off.
+	fine, fineC := best*delayBlock, -1.0
+	for off := max(best*delayBlock-delayBlock, 0); off <= min(best*delayBlock+delayBlock, span-n); off++ {
+		if c := d.fineCorr(far, off); c > fineC {
+			fine, fineC = off, c
+		}
+	}
+	if off := delayMax - int(d.k); off >= 0 && off <= span-n {
+		current = d.fineCorr(far, off)
+	}
+	return int64(delayMax - fine), min(bestC, fineC), current
+}
+
+// coarse returns the offset of fc against mc with the largest normalized correlation.
+func (d *delayTracker) coarse(mc, fc []float64, mm float64) (int, float64) {
+	n := 1
+	for n < len(fc) {
+		n *= 2
+	}
+	if len(d.fa) != n {
+		d.fa, d.fb = make([]complex128, n), make([]complex128, n)
+	}
+	fa, fb := d.fa, d.fb
+	for i := range fa {
+		fa[i], fb[i] = 0, 0
+	}
+	for i, v := range fc {
+		fa[i] = complex(v, 0)
+	}
+	for i, v := range mc {
+		fb[i] = complex(v, 0)
+	}
+	fft(fa)
+	fft(fb)
+	// Circular cross-correlation: IFFT(FA·conj(FB)) = conj(FFT(conj(FA)·FB))/n; no offset
+	// used wraps, as n ≥ len(fc).
+	for i := range fa {
+		fa[i] = cmplx.Conj(fa[i]) * fb[i]
+	}
+	fft(fa)
+	best, bestC := 0, -1.0
+	var ff float64 // energy of fc[off : off+len(mc)], slid along
+	for _, v := range fc[:len(mc)] {
+		ff += v * v
+	}
+	for off := 0; off+len(mc) <= len(fc); off++ {
+		if off > 0 {
+			ff += fc[off+len(mc)-1]*fc[off+len(mc)-1] - fc[off-1]*fc[off-1]
+		}
+		if ff > 0 {
+			if c := real(fa[off]) / float64(n) / math.Sqrt(mm*ff); c > bestC {
+				best, bestC = off, c
+			}
+		}
+	}
+	return best, bestC
+}
+
+// fft is an in-place radix-2 transform (len(x) a power of two).
+func fft(x []complex128) {
+	n := len(x)
+	for i, j := 1, 0; i < n; i++ {
+		bit := n >> 1
+		for ; j&bit != 0; bit >>= 1 {
+			j ^= bit
+		}
+		j ^= bit
+		if i < j {
+			x[i], x[j] = x[j], x[i]
+		}
+	}
+	for size := 2; size <= n; size <<= 1 {
+		w := cmplx.Exp(complex(0, -2*math.Pi/float64(size)))
+		for start := 0; start < n; start += size {
+			wk := complex(1, 0)
+			for k := 0; k < size/2; k++ {
+				a, b := x[start+k], x[start+k+size/2]*wk
+				x[start+k], x[start+k+size/2] = a+b, a-b
+				wk *= w
+			}
+		}
+	}
+}
+
+// loudest is the start of the loudest of p's blocks of n samples.
+func loudest(p []int16, n int) int {
+	best, bestE := 0, -1.0
+	for at := 0; at+n <= len(p); at += n {
+		var e float64
+		for _, v := range p[at : at+n] {
+			e += float64(v) * float64(v)
+		}
+		if e > bestE {
+			best, bestE = at, e
+		}
+	}
+	return best
+}
+
+// fineCorr is the normalized correlation of the delayRefine microphone samples from
+// d.refine on with far at offset off.
+func (d *delayTracker) fineCorr(far []int16, off int) float64 {
+	base := d.refine
+	var dot, mm, ff float64
+	for i, v := range d.hist[base : base+delayRefine] {
+		m, f := float64(v), float64(far[base+off+i])
+		dot += m * f
+		mm += m * m
+		ff += f * f
+	}
+	if mm == 0 || ff == 0 {
+		return 0
+	}
+	return dot / math.Sqrt(mm*ff)
+}
+
+// blockSums sums p in blocks of delayBlock into dst (reused).
+func blockSums(dst []float64, p []int16) []float64 {
+	dst = dst[:0]
+	for i := 0; i+delayBlock <= len(p); i += delayBlock {
+		var s float64
+		for _, v := range p[i : i+delayBlock] {
+			s += float64(v)
+		}
+		dst = append(dst, s)
+	}
+	return dst
+}
+
+func abs64(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
