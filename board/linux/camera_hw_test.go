@@ -18,7 +18,7 @@ func vividCamera(t *testing.T) *Camera {
 	t.Helper()
 	needGuest(t)
 	cam := NewCamera(board.CameraDef{Match: "vivid"}, nil)
-	eventually(t, 5*time.Second, func() error { _, err := cam.Path(); return err })
+	eventually(t, 30*time.Second, func() error { _, err := cam.Path(); return err })
 	return cam
 }
 

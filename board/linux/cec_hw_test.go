@@ -98,7 +98,7 @@ func receive(fd int, op byte) ([]byte, error) {
 func TestCECVivid(t *testing.T) {
 	needGuest(t)
 	var tv, out cecNode
-	eventually(t, 5*time.Second, func() error {
+	eventually(t, 30*time.Second, func() error {
 		if m, _ := filepath.Glob("/dev/cec*"); len(m) == 0 {
 			return fmt.Errorf("no /dev/cec* devices")
 		}

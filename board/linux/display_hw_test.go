@@ -32,7 +32,7 @@ func quadrants(w, h int) *image.RGBA {
 
 func TestDisplayDRMQuadrants(t *testing.T) {
 	needGuest(t)
-	eventually(t, 5*time.Second, func() error { _, err := os.Stat("/dev/dri/card0"); return err })
+	eventually(t, 30*time.Second, func() error { _, err := os.Stat("/dev/dri/card0"); return err })
 	d, err := OpenDRM("/dev/dri/card0", 1280, 720, nil)
 	if err != nil {
 		t.Fatal(err)

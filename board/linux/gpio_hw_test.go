@@ -55,7 +55,7 @@ func simChip(t *testing.T, name string, lines []string) (chip, sysdir string) {
 	chip = readTrimmed(t, filepath.Join(bank, "chip_name"))
 	devName := readTrimmed(t, filepath.Join(dev, "dev_name"))
 	sysdir = filepath.Join("/sys/devices/platform", devName, chip)
-	poll(t, 5*time.Second, func() error { return gpiocdev.IsChip(chip) })
+	poll(t, 30*time.Second, func() error { return gpiocdev.IsChip(chip) })
 	return chip, sysdir
 }
 
@@ -402,7 +402,7 @@ func TestGPIOWatchClosedFromHandler(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no event")
+	case <-time.After(30 * time.Second):
+		t.Fatal("no event in 30 s")
 	}
 }
