@@ -1,20 +1,13 @@
 package call
 
-import "image"
+import "github.com/stoa-rooms/stoa/firmware/screen"
 
-// CallView and Tile are firmware/screen's call view (the contract of issue 5), declared here
-// until that package lands; they become aliases of screen.CallView and screen.Tile then.
-type CallView struct {
-	Meeting string
-	Layout  string // "speaker" | "grid"
-	Tiles   []Tile
-	Self    *Tile
-	Banner  string
-}
+// CallView and Tile are what the call hands the screen: firmware/screen's types, so a
+// *screen.Renderer is a Screen as it is.
+type (
+	CallView = screen.CallView
+	Tile     = screen.Tile
+)
 
-// Tile is one participant on screen; Picture nil means no video.
-type Tile struct {
-	ID, Name                        string
-	Picture                         *image.YCbCr
-	MicMuted, CameraMuted, Speaking bool
-}
+// The screen renderer draws calls.
+var _ Screen = (*screen.Renderer)(nil)

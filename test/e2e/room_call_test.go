@@ -16,33 +16,36 @@ import (
 	"github.com/stoa-rooms/stoa/firmware/call/calltest"
 	"github.com/stoa-rooms/stoa/firmware/media"
 	"github.com/stoa-rooms/stoa/firmware/roomd"
+	"github.com/stoa-rooms/stoa/firmware/screen"
 	"github.com/stoa-rooms/stoa/provisioning/pairing"
 	"github.com/stoa-rooms/stoa/services/api"
 	"github.com/stoa-rooms/stoa/services/api/rtcclient"
 	"github.com/stoa-rooms/stoa/test/stoatest"
 )
 
-// rcDisplayView records the call views the room draws (the screen renderer draws them on the
-// sim display; its own tests check the pixels of a composed view).
+// rcDisplayView draws the call views the room composes on the sim display through the screen
+// renderer, and keeps the last one.
 type rcDisplayView struct {
-	d    *sim.Display
+	r    *screen.Renderer
 	last chan call.CallView
 }
 
 func (r *rcDisplayView) ShowCall(v call.CallView) error {
+	err := r.r.ShowCall(v)
 	select {
 	case <-r.last:
 	default:
 	}
 	r.last <- v
-	return nil
+	return err
 }
 
 // TestRoomCall: stoa-server all; a room agent on the sim board is paired through the portal
 // API; it joins a meeting through the portal's management channel (JoinMeeting); a Go
 // participant joins the same meeting as a user and decodes the room's camera (the sim frame
 // counter advancing) and microphone (the sim tone's frequency), and the room receives the
-// participant's solid green picture and its 1000 Hz tone. Glass-to-glass latency (sim capture
+// participant's solid green picture (drawn by the screen renderer: the sim display's pixels
+// are checked) and its 1000 Hz tone. Glass-to-glass latency (sim capture
 // time to the participant's decoded frame) is logged as median and p95.
 func TestRoomCall(t *testing.T) {
 	s := stoatest.Start(t, stoatest.Options{})
@@ -101,7 +104,7 @@ func TestRoomCall(t *testing.T) {
 	cfWaitRouter(t, sess, meeting.ID)
 
 	// The room joins (retrying while its management channel comes up).
-	view := &rcDisplayView{d: hw.Display, last: make(chan call.CallView, 1)}
+	view := &rcDisplayView{r: screen.New(hw.Display, screen.Options{}), last: make(chan call.CallView, 1)}
 	var room *call.Call
 	deadline = time.Now().Add(20 * time.Second)
 	for {
@@ -158,7 +161,7 @@ func TestRoomCall(t *testing.T) {
 			t.Fatalf("room's audio at %.1f Hz, want the sim tone's 440", f)
 		}
 	})
-	t.Run("room shows the participant's picture", func(t *testing.T) {
+	t.Run("room's display shows the participant's picture", func(t *testing.T) {
 		for {
 			var v call.CallView
 			select {
@@ -174,7 +177,20 @@ func TestRoomCall(t *testing.T) {
 			if absDiff8(c.Y, 145) > 12 || absDiff8(c.Cb, 54) > 12 || absDiff8(c.Cr, 34) > 12 {
 				t.Fatalf("Alice's picture centre %+v, want about Y145 Cb54 Cr34", c)
 			}
-			return
+			break
+		}
+		// The pixels on the sim display: Alice's solid green fills the large tile of the
+		// speaker layout (the rest is the self view in the filmstrip, names, background).
+		pic := hw.Display.Picture()
+		share, err := calltest.ColourShare(pic, 145, 54, 34, 16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, h := pic.Bounds().Dx(), pic.Bounds().Dy()
+		t.Logf("Alice's green covers %.0f%% of the room's %dx%d display", share*100, w, h)
+		// The large tile of a 16:9 picture on a 16:9 display above the filmstrip is 64%.
+		if share < 0.5 {
+			t.Fatalf("Alice's green covers %.1f%% of the room's display, want at least 50%%", share*100)
 		}
 	})
 	t.Run("room plays the participant's tone", func(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
 	"log/slog"
 	"math"
 	"sync"
@@ -365,8 +364,7 @@ func ColourShare(img *image.RGBA, y, cb, cr uint8, tol int) (float64, error) {
 	if img == nil {
 		return 0, ErrNoPicture
 	}
-	// The screen draws pictures with image/draw, which converts as color.YCbCrToRGB does.
-	r, g, b := color.YCbCrToRGB(y, cb, cr)
+	r, g, b := videoRGB(y, cb, cr)
 	bd := img.Bounds()
 	n, hit := 0, 0
 	for yy := bd.Min.Y; yy < bd.Max.Y; yy += 2 {
@@ -379,6 +377,15 @@ func ColourShare(img *image.RGBA, y, cb, cr uint8, tol int) (float64, error) {
 		}
 	}
 	return float64(hit) / float64(max(n, 1)), nil
+}
+
+// videoRGB converts a decoded video colour as the screen renderer does: BT.601 with the
+// video (limited) range, Y 16–235 and chroma 16–240, as VP8 pictures are coded.
+func videoRGB(y, cb, cr uint8) (r, g, b uint8) {
+	yy := 1.164 * (float64(y) - 16)
+	u, v := float64(cb)-128, float64(cr)-128
+	c := func(x float64) uint8 { return uint8(max(0, min(255, math.Round(x)))) }
+	return c(yy + 1.596*v), c(yy - 0.392*u - 0.813*v), c(yy + 2.017*u)
 }
 
 func absDiff(a, b uint8) int {
