@@ -116,6 +116,8 @@ var unitLinks = map[string]string{
 	"sockets.target.wants/systemd-networkd.socket":                     "/usr/lib/systemd/system/systemd-networkd.socket",
 	"sysinit.target.wants/systemd-timesyncd.service":                   "/usr/lib/systemd/system/systemd-timesyncd.service",
 	"network-online.target.wants/systemd-networkd-wait-online.service": "/usr/lib/systemd/system/systemd-networkd-wait-online.service",
+	// Only in the qemu-x86_64 image (the unit file exists only there; a dangling link is ignored).
+	"multi-user.target.wants/stoa-diag.service": "/usr/lib/systemd/system/stoa-diag.service",
 	// First boot on a read-only root is every boot: never prompt on the console.
 	"systemd-firstboot.service": "/dev/null",
 	// No package updates or scrubs on an appliance; updates come as whole slots.
@@ -182,6 +184,15 @@ func customize(root string, c Config, b Board, l layout, roomd, stoaConfig strin
 		if err := os.Symlink(target, p); err != nil {
 			return fmt.Errorf("link /%s: %w", rel, err)
 		}
+	}
+	// No sshd on AF_VSOCK: the generator only logs an error on machines without vsock.
+	gen := filepath.Join(root, "etc/systemd/system-generators/systemd-ssh-generator")
+	if err := os.MkdirAll(filepath.Dir(gen), 0o755); err != nil {
+		return err
+	}
+	os.Remove(gen)
+	if err := os.Symlink("/dev/null", gen); err != nil {
+		return fmt.Errorf("mask ssh generator: %w", err)
 	}
 	for rel, target := range unitLinks {
 		p := filepath.Join(root, "etc/systemd/system", rel)

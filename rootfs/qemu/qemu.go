@@ -42,6 +42,7 @@ type Options struct {
 	Forwards []Forward // guestfwd rules
 	Console  io.Writer // ttyS0
 	Display  string    // QEMU -display; default "none" (read the screen with QMP screendump)
+	Relay    string    // program that calls MaybeRelay first; default this executable
 }
 
 // VM is a running guest.
@@ -63,7 +64,10 @@ func Args(o Options, overlay, vars string) ([]string, *VM) {
 	netdev := "user,id=n0,restrict=on"
 	for _, f := range o.Forwards {
 		gh, gp, _ := strings.Cut(f.Guest, ":")
-		netdev += fmt.Sprintf(",guestfwd=tcp:%s:%s-tcp:%s", gh, gp, f.Host)
+		// libslirp splits cmd: shell-style and spawns it (no shell) per connection, the
+		// connection on stdin/stdout/stderr; a comma would end QEMU's option (",,").
+		cmd := strings.ReplaceAll(fmt.Sprintf("env %s=%s %s", RelayEnv, f.Host, o.Relay), ",", ",,")
+		netdev += fmt.Sprintf(",guestfwd=tcp:%s:%s-cmd:%s", gh, gp, cmd)
 	}
 	display := o.Display
 	if display == "" {
@@ -99,6 +103,13 @@ func Start(ctx context.Context, o Options) (*VM, error) {
 	}
 	if o.Console == nil {
 		o.Console = io.Discard
+	}
+	if o.Relay == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("qemu: relay program: %w", err)
+		}
+		o.Relay = exe
 	}
 	for _, tool := range []string{"qemu-system-x86_64", "qemu-img"} {
 		if _, err := exec.LookPath(tool); err != nil {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,8 +24,16 @@ const portalName = "portal.stoa.test"
 
 var (
 	reReady = regexp.MustCompile(`stoa: roomd READY`)
+	reDiag  = regexp.MustCompile(`stoa-diag: watchdog=(\S*) runtime_watchdog=(\S*) root=(\S*) data_bytes=(\d*) journal=(\S*)`)
 	reCode  = regexp.MustCompile(`Pairing code: ([0-9][0-9 -]*[0-9])`)
 )
+
+// TestMain lets QEMU run this test binary as the per-connection relay of the guest's
+// forwards (qemu.MaybeRelay).
+func TestMain(m *testing.M) {
+	qemu.MaybeRelay()
+	os.Exit(m.Run())
+}
 
 // TestImageBoots builds the qemu-x86_64 image (the Debian base comes from the cache after the
 // first build), boots it under TCG with user networking restricted to the test's portal,
@@ -52,7 +62,7 @@ func TestImageBoots(t *testing.T) {
 		OutDir: filepath.Join(cacheDir, "hil"), CacheDir: cacheDir,
 		SiteConfig: filepath.Join("testdata", "stoa-config.json"),
 		Roomd:      os.Getenv("STOA_HIL_ROOMD"), // a prebuilt roomd for a quick loop
-		Quick: true, Out: logWriter{t},
+		Quick:      true, Out: logWriter{t},
 	})
 	if err != nil {
 		t.Fatalf("build image: %v", err)
@@ -90,7 +100,25 @@ func TestImageBoots(t *testing.T) {
 	}
 	ready := time.Since(boot)
 	t.Logf("FIGURE boot to roomd READY: %s (TCG, 2 vCPUs)", ready.Round(100*time.Millisecond))
-	code := codeM[1]
+	code := strings.NewReplacer(" ", "", "-", "").Replace(codeM[1])
+
+	// The image as it runs: hardware watchdog armed, root read-only, data grown to the disk,
+	// journal on the data partition.
+	diag, _, err := con.wait(ctx, reDiag, 0)
+	if err != nil {
+		t.Fatalf("no image facts on the console: %v", err)
+	}
+	t.Logf("image facts: %s", diag[0])
+	if diag[1] != "i6300ESB_timer" || diag[2] != "30s" {
+		t.Errorf("hardware watchdog: driver %q timeout %q, want i6300ESB_timer 30s", diag[1], diag[2])
+	}
+	if diag[3] != "ro" {
+		t.Errorf("root mounted %q, want ro", diag[3])
+	}
+	// The 4 GiB overlay disk leaves 4 GiB - image size for the data partition to grow into.
+	if n, _ := strconv.ParseInt(diag[4], 10, 64); n < (4<<30-res.ImageBytes)*9/10 {
+		t.Errorf("data file system %s bytes: not grown to the 4 GiB disk", diag[4])
+	}
 
 	// The screen shows the pairing QR code: read it back through QMP screendump.
 	q, err := vmkit.DialQMP(ctx, vm.QMPSocket)

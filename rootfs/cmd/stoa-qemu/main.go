@@ -17,6 +17,7 @@ import (
 )
 
 func main() {
+	qemu.MaybeRelay() // QEMU runs this binary as the guest's per-connection relay to the portal
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:]); err != nil {
