@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"os/exec"
 	"slices"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/stoa-rooms/stoa/board/sim"
 	"github.com/stoa-rooms/stoa/firmware/call"
 	"github.com/stoa-rooms/stoa/firmware/call/calltest"
+	"github.com/stoa-rooms/stoa/firmware/control"
 	"github.com/stoa-rooms/stoa/firmware/media"
 	"github.com/stoa-rooms/stoa/firmware/roomd"
 	"github.com/stoa-rooms/stoa/firmware/screen"
@@ -217,4 +219,125 @@ func absDiff8(a, b uint8) int {
 		return int(a - b)
 	}
 	return int(b - a)
+}
+
+// TestRoomCallProcess: the same call with the room as it runs on the appliance — `roomd
+// --board=sim` as its own process, paired to stoa-server all through the portal API, told to
+// join the meeting through its local API (`roomctl join`, the unix socket). A Go participant
+// decodes the room's camera (the sim frame counter advancing) and microphone (the sim tone's
+// 440 Hz), and the room's status lists the participant. The room's display is in the other
+// process, so its pixels are checked by TestRoomCall (in process) only.
+func TestRoomCallProcess(t *testing.T) {
+	s := stoatest.Start(t, stoatest.Options{})
+	sess := s.Login(t)
+	roomdBin, roomctlBin := buildRoom(t)
+	room := startRoomd(t, roomdBin, roomctlBin, s.PortalURL)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+
+	st := room.waitStatus(t, "a pairing code", 30*time.Second, func(s roomd.Status) bool { return s.State == roomd.StateUnpaired && s.Code != "" })
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, body, err := sess.Do(http.MethodPost, "/api/v1/rooms/pair", api.PairRequest{Code: st.Code, Name: "Boardroom"}, "", nil)
+		if err == nil && code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pair: %d %v %s; roomd output:\n%s", code, err, body, room.out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	room.waitStatus(t, "paired and online", 20*time.Second, func(s roomd.Status) bool { return s.State == roomd.StatePaired && s.Online })
+	meeting := cfCreateMeeting(t, sess, "Process call", "")
+	cfWaitRouter(t, sess, meeting.ID)
+
+	roomctl := func(args ...string) (string, error) {
+		out, err := exec.Command(room.roomctl, append([]string{"--socket", room.socket}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+	// The room joins from its local API (retrying while its management channel comes up).
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		out, err := roomctl("join", meeting.ID)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("roomctl join: %v\n%s\nroomd output:\n%s", err, out, room.out)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	room.waitStatus(t, "in the call", 30*time.Second, func(s roomd.Status) bool {
+		return s.Status != nil && s.Call.State == control.CallInCall
+	})
+
+	conf := cfPortalTLS(t, s, sess)
+	code, jr, ae, err := cfJoin(sess, meeting.ID, "Alice", "")
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("participant join: %d %v %+v", code, err, ae)
+	}
+	p, err := calltest.Join(ctx, calltest.Options{Client: rtcclient.Options{SignalURL: jr.SignalURL, Token: jr.Token, TLS: conf, ICEServers: jr.ICEServers}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+
+	// The room as the participant sees it in signaling.
+	var roomID string
+	for roomID == "" {
+		for _, sp := range p.Client().Participants() {
+			if sp.Name == "Boardroom" {
+				roomID = sp.ID
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the room never appeared to the participant; roomd output:\n%s", room.out)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+
+	t.Run("participant decodes the room's camera, frame counter advancing", func(t *testing.T) {
+		frames, err := p.WaitFrames(ctx, roomID, 40)
+		if err != nil {
+			t.Fatalf("%v; roomd output:\n%s", err, room.out)
+		}
+		last := map[int]uint32{}
+		for _, f := range frames {
+			if l, ok := last[f.Width]; ok && f.Seq <= l {
+				t.Fatalf("frame counter at width %d went from %d to %d", f.Width, l, f.Seq)
+			}
+			last[f.Width] = f.Seq
+		}
+		if d := frames[len(frames)-1].Seq - frames[0].Seq; d < 20 {
+			t.Fatalf("frame counter advanced by %d over %d frames", d, len(frames))
+		}
+		lat := make([]time.Duration, 0, len(frames))
+		for _, f := range frames[len(frames)/2:] {
+			lat = append(lat, f.Decoded.Sub(f.Captured))
+		}
+		slices.Sort(lat)
+		t.Logf("glass-to-glass (roomd process sim capture → participant decoded): median %.1f ms, p95 %.1f ms over %d frames",
+			ms(lat[len(lat)/2]), ms(lat[len(lat)*95/100]), len(lat))
+	})
+	t.Run("participant hears the room's tone", func(t *testing.T) {
+		pcm, err := p.WaitAudio(ctx, roomID, 48000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := media.DominantFrequency(pcm[len(pcm)/2:], 48000); math.Abs(f-440) > 5 {
+			t.Fatalf("room's audio at %.1f Hz, want the sim tone's 440", f)
+		}
+	})
+	t.Run("room's status lists the participant", func(t *testing.T) {
+		room.waitStatus(t, "Alice in the call status", 15*time.Second, func(s roomd.Status) bool {
+			return s.Status != nil && len(s.Call.Participants) == 1 && s.Call.Participants[0].Name == "Alice"
+		})
+	})
+	if out, err := roomctl("leave"); err != nil {
+		t.Fatalf("roomctl leave: %v\n%s", err, out)
+	}
+	room.waitStatus(t, "out of the call", 15*time.Second, func(s roomd.Status) bool {
+		return s.Status != nil && s.Call.State != control.CallInCall && s.Call.State != control.CallJoining
+	})
 }
