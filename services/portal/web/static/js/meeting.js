@@ -123,6 +123,7 @@ async function join(ev) {
       media: (id, s) => grid.media(id, s),
       speaker: (id) => grid.speaker(id === c.selfID ? SELF : id),
       error: (msg) => showError("call-error", new Error(msg)),
+      secured: (on) => show("e2ee-state", on),
     },
   });
   c.muted = { ...muted };

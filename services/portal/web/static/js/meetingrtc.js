@@ -22,6 +22,8 @@ const PUBLISH_CHECK_MS = 1000;
 //   media(id, stream)     the MediaStream carrying that participant's tracks
 //   speaker(id)           the router's active speaker
 //   error(message)        something to show; the call goes on (or rejoins) by itself
+//   secured(on)           the join answer says the meeting is (not) under the Secured option:
+//                         while on, all media is end-to-end encrypted (SFrame)
 export class Call {
   constructor({ meetingID, name, pin, stream, relay, e2ee, ui }) {
     this.meetingID = meetingID;
@@ -69,11 +71,19 @@ export class Call {
     const gen = ++this.generation;
     // A browser that can do e2ee always offers its key: the portal binds it into the token,
     // and the join answer says whether the Secured option makes e2ee mandatory.
-    const keys = E2EESession.supported() ? await E2EESession.generate() : null;
+    const { keys, missing } = await e2eeKeys();
     const body = { pin: this.pin, name: this.name };
     if (keys) body.e2ee_key = keys.publicKey();
     const resp = await post(`/api/v1/meetings/${encodeURIComponent(this.meetingID)}/join`, body);
     if (gen !== this.generation || this.closed) return;
+    this.emit("secured", !!resp.secured);
+    if (resp.secured && !keys) {
+      // Say so here rather than let the router refuse a client that declared no e2ee.
+      const err = new Error(`This meeting is end-to-end encrypted (Secured option), and this browser cannot take part: ${missing}. Join with a current Chromium, Chrome or Edge.`);
+      err.code = "e2ee.unsupported";
+      err.status = 0;
+      throw err;
+    }
     this.e2ee = null;
     if (keys && (resp.secured || this.wantE2EE) && resp.token_key) {
       const claims = JSON.parse(atob(resp.token.split(".")[0].replaceAll("-", "+").replaceAll("_", "/")));
@@ -586,6 +596,16 @@ export class Call {
     const losses = [inLoss, remoteLoss].filter((v) => typeof v === "number");
     const lossPct = losses.length ? Math.max(...losses) : null;
     return { level: classifyQuality(rttMs, lossPct), rttMs, lossPct };
+  }
+}
+
+// e2eeKeys makes the X25519 key pair a join offers, or says what this browser lacks for it.
+async function e2eeKeys() {
+  if (!E2EESession.supported()) return { keys: null, missing: "it has no WebRTC encoded transforms for end-to-end encryption" };
+  try {
+    return { keys: await E2EESession.generate(), missing: "" };
+  } catch (err) {
+    return { keys: null, missing: `its Web Crypto cannot make X25519 keys (${err.message})` };
   }
 }
 

@@ -72,7 +72,7 @@ export function backoffDelay(n, rand = 0) {
 }
 
 // Join errors that retrying cannot fix: the person must act (PIN, meeting gone, no right).
-const FATAL_JOIN_CODES = new Set(["meeting.pin", "meeting.pin_locked", "meeting.not_found", "not_found", "auth.forbidden"]);
+const FATAL_JOIN_CODES = new Set(["meeting.pin", "meeting.pin_locked", "meeting.not_found", "not_found", "auth.forbidden", "e2ee.unsupported"]);
 
 // joinErrorIsFatal reports whether a failed join through the portal (an APIError) should stop
 // rejoining and wait for the person: wrong PIN, meeting deleted, session gone, no right. A
