@@ -30,7 +30,8 @@ var boards = map[string]Board{
 		Packages: []string{"linux-image-amd64", "systemd-boot-efi"},
 		EFIName:  "BOOTX64.EFI", SDBoot: "usr/lib/systemd/boot/efi/systemd-bootx64.efi",
 		// i2c-i801 (q35's SMBus) would take i2c-0, where the board expects i2c-stub's sensor.
-		Cmdline: "console=tty0 console=ttyS0,115200 modprobe.blacklist=i2c_i801",
+		// The screen belongs to roomd (DRM): the console is the serial port only.
+		Cmdline: "console=ttyS0,115200 modprobe.blacklist=i2c_i801",
 	},
 	"pc": {
 		Name: "pc", Arch: "amd64",

@@ -120,6 +120,8 @@ var unitLinks = map[string]string{
 	"multi-user.target.wants/stoa-diag.service": "/usr/lib/systemd/system/stoa-diag.service",
 	// First boot on a read-only root is every boot: never prompt on the console.
 	"systemd-firstboot.service": "/dev/null",
+	// The display is roomd's: no login prompt drawn on the first VT.
+	"getty@tty1.service": "/dev/null",
 	// No package updates or scrubs on an appliance; updates come as whole slots.
 	"apt-daily.timer":         "/dev/null",
 	"apt-daily-upgrade.timer": "/dev/null",

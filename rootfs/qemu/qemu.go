@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,6 +31,17 @@ const GuestPortal = "10.0.2.100"
 type Forward struct {
 	Guest string // 10.0.2.100:443
 	Host  string // 127.0.0.1:PORT
+}
+
+// PortalForwards reaches the host portal at hostAddr (127.0.0.1:PORT) from the guest at
+// GuestPortal:443 (the site configuration's https://portal.stoa.test) and at GuestPortal:PORT
+// (the URL the portal hands out after pairing names its own port).
+func PortalForwards(hostAddr string) []Forward {
+	fw := []Forward{{Guest: GuestPortal + ":443", Host: hostAddr}}
+	if _, port, err := net.SplitHostPort(hostAddr); err == nil && port != "443" {
+		fw = append(fw, Forward{Guest: GuestPortal + ":" + port, Host: hostAddr})
+	}
+	return fw
 }
 
 // Options configure a VM.

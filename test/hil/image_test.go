@@ -43,7 +43,7 @@ func TestImageBoots(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots the appliance image in QEMU (minutes)")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute) // a cold cache runs mmdebstrap first
 	defer cancel()
 
 	// The portal is portal.stoa.test, as the room knows it; the server's own components reach
@@ -78,7 +78,7 @@ func TestImageBoots(t *testing.T) {
 	boot := time.Now()
 	vm, err := qemu.Start(ctx, qemu.Options{
 		Image: res.Image, Dir: vmDir, Console: con,
-		Forwards: []qemu.Forward{{Guest: qemu.GuestPortal + ":443", Host: st.PortalHost}},
+		Forwards: qemu.PortalForwards(st.PortalHost),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -148,9 +148,13 @@ func TestImageBoots(t *testing.T) {
 	}
 
 	// Pair through the portal API and see the room come online over the management channel.
+	// A restarted roomd shows a new code: always pair with the latest one on the console.
 	sess := st.Login(t)
 	var paired api.Room
-	for deadline := time.Now().Add(60 * time.Second); ; {
+	for deadline := time.Now().Add(90 * time.Second); ; {
+		if all := reCode.FindAllStringSubmatch(con.String(), -1); len(all) > 0 {
+			code = strings.NewReplacer(" ", "", "-", "").Replace(all[len(all)-1][1])
+		}
 		c, body, err := sess.Do(http.MethodPost, "/api/v1/rooms/pair", api.PairRequest{Code: code, Name: "HIL Room"}, "", &paired)
 		if err == nil && c < 300 {
 			break
@@ -158,7 +162,8 @@ func TestImageBoots(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("pair with code %s: %d %v %s", code, c, err, body)
 		}
-		time.Sleep(time.Second)
+		t.Logf("pair with code %s: %d %s; retrying", code, c, body)
+		time.Sleep(2 * time.Second)
 	}
 	pairedAt := time.Now()
 	for {

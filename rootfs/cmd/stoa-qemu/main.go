@@ -56,12 +56,12 @@ func run(ctx context.Context, args []string) error {
 	}
 	vm, err := qemu.Start(ctx, qemu.Options{
 		Image: *img, Dir: abs, Console: os.Stdout, Display: *display,
-		Forwards: []qemu.Forward{{Guest: qemu.GuestPortal + ":443", Host: portal}},
+		Forwards: qemu.PortalForwards(portal),
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "stoa-qemu: guest portal %s:443 → %s; QMP %s; VISCA serial %s; control serial %s\n",
+	fmt.Fprintf(os.Stderr, "stoa-qemu: guest portal %s (:443 and the host's port) → %s; QMP %s; VISCA serial %s; control serial %s\n",
 		qemu.GuestPortal, portal, vm.QMPSocket, vm.VISCASocket, vm.ControlSocket)
 	select {
 	case <-ctx.Done():
