@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -58,20 +59,23 @@ func TestBrowserSecuredE2EEWithGo(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	m := cfCreateMeeting(t, admin, "Secured browser call", "")
-	probe := cfWaitRouter(t, admin, m.ID)
+	cfWaitRouter(t, admin, m.ID)
 	conf := cfPortalTLS(t, stack, admin)
-	// A plain call in progress is ended with policy_changed once the router has learned the
-	// option (one component heartbeat): from then on it enforces it.
-	ws := securedSignal(t, conf, probe)
+
+	// Chromium is in a plain call when the option goes on: the router ends the call with
+	// policy_changed once it has learned the option (one component heartbeat), and the page
+	// rejoins, this time with end-to-end encryption. No server restarts.
+	chrome := cfOpenBrowser(t, stack, "Chromium", m.ID, "", camera)
+	chrome.join(t)
+	if !bsRun(t, chrome.ctx, chromedp.Evaluate[bool](`document.getElementById("e2ee-state").hidden`)) {
+		t.Fatal("the page says end-to-end encrypted before the Secured option is on")
+	}
 	if status, body, err := admin.Do(http.MethodPut, "/api/v1/security/secured", api.SecuredChange{Enabled: true, Confirm: true}, "", nil); err != nil || status != http.StatusOK {
 		t.Fatalf("turn the Secured option on: %d %v %s", status, err, body)
 	}
-	if code := securedReadError(t, ws, 40*time.Second); code != api.SignalErrorPolicyChanged {
-		t.Fatalf("the plain call ended with %q, want %q", code, api.SignalErrorPolicyChanged)
-	}
-
-	chrome := cfOpenBrowser(t, stack, "Chromium", m.ID, "", camera)
-	chrome.join(t)
+	rejoinStart := time.Now()
+	bsPollFor(t, chrome.ctx, 40*time.Second, `!document.getElementById("e2ee-state").hidden && window.stoaMeeting.state() === "connected"`, "Chromium back in the call with e2ee")
+	t.Logf("option on to Chromium rejoined with e2ee: %v", time.Since(rejoinStart).Round(time.Millisecond))
 	g := secJoinGo(ctx, t, admin, conf, m.ID, "Go")
 	chromeID := ""
 	waitUntil(t, 20*time.Second, "the Go participant hearing of Chromium", func() bool {
@@ -90,7 +94,6 @@ func TestBrowserSecuredE2EEWithGo(t *testing.T) {
 	g.requestKeyframes(ctx, t, chromeID, 400*time.Millisecond)
 
 	t.Run("the meeting page says the call is end-to-end encrypted", func(t *testing.T) {
-		bsPoll(t, chrome.ctx, `!document.getElementById("e2ee-state").hidden`, "the end-to-end encrypted indicator")
 		if got := bsText(t, chrome.ctx, "#e2ee-state"); got != "End-to-end encrypted" {
 			t.Errorf("indicator says %q", got)
 		}
@@ -327,7 +330,7 @@ func (g *secGo) frame(from string, codec e2ee.Codec, raw []byte) {
 	}
 	if err != nil {
 		r.failed++
-		r.lastErr = err
+		r.lastErr = fmt.Errorf("%v frame of %d bytes (first byte %#x): %w", codec, len(raw), raw[0], err)
 		return
 	}
 	switch codec {
@@ -467,5 +470,15 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 			t.Fatalf("timed out after %s waiting for %s", d, what)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// bsPollFor is bsPoll with its own time limit (bsPoll allows 20 s).
+func bsPollFor(t *testing.T, ctx context.Context, d time.Duration, expr, what string) {
+	t.Helper()
+	pctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	if _, err := chromedp.Run(pctx, chromedp.Poll[bool](expr)); err != nil {
+		t.Fatalf("waiting %s for %s: %v (console: %v)", d, what, err, browser.Console(ctx))
 	}
 }
