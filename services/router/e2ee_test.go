@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -33,8 +34,23 @@ type e2eePeer struct {
 	c  *rtcclient.Client
 
 	mu     sync.Mutex
-	frames map[string][]int // publisher → fixture frame numbers decoded from its video
-	audio  map[string]int   // publisher → Opus frames decrypted
+	frames  map[string][]int // publisher → fixture frame numbers decoded from its video
+	audio   map[string]int   // publisher → Opus frames decrypted
+	readers map[string]*rtcclient.FrameReader
+	// videoFrames counts decrypted video frames per publisher, decodable or not.
+	videoFrames map[string]int
+}
+
+// dropped reports the frames from each publisher's tracks that did not decrypt.
+func (p *e2eePeer) dropped() map[string]string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[string]string{}
+	for k, r := range p.readers {
+		n, err := r.Dropped()
+		out[k] = fmt.Sprintf("%d (%v)", n, err)
+	}
+	return out
 }
 
 func (p *e2eePeer) decoded(from string) (int, int) {
@@ -67,7 +83,7 @@ func dialE2EE(t *testing.T, ctx context.Context, e *testEnv, meeting, id string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &e2eePeer{id: id, s: s, frames: map[string][]int{}, audio: map[string]int{}}
+	p := &e2eePeer{id: id, s: s, frames: map[string][]int{}, audio: map[string]int{}, readers: map[string]*rtcclient.FrameReader{}, videoFrames: map[string]int{}}
 	c, err := rtcclient.Dial(ctx, rtcclient.Options{SignalURL: e.url, Token: e.e2eeToken(t, meeting, id, s.PublicKey()), E2EE: s,
 		OnTrack: func(tr *webrtc.TrackRemote, from string) {
 			r, err := rtcclient.NewFrameReader(tr, from, s)
@@ -75,6 +91,9 @@ func dialE2EE(t *testing.T, ctx context.Context, e *testEnv, meeting, id string)
 				t.Errorf("%s: %v", id, err)
 				return
 			}
+			p.mu.Lock()
+			p.readers[from+"/"+tr.ID()] = r
+			p.mu.Unlock()
 			for {
 				f, err := r.ReadFrame()
 				if err != nil {
@@ -86,6 +105,9 @@ func dialE2EE(t *testing.T, ctx context.Context, e *testEnv, meeting, id string)
 					p.mu.Unlock()
 					continue
 				}
+				p.mu.Lock()
+				p.videoFrames[from]++
+				p.mu.Unlock()
 				if n, ok := readVP8Pattern(f.Data); ok {
 					p.mu.Lock()
 					p.frames[from] = append(p.frames[from], n)
@@ -253,6 +275,41 @@ func TestE2EEThroughRouter(t *testing.T) {
 				}
 			}
 		}
+	})
+
+	t.Run("encrypted simulcast keeps its layers forwardable", func(t *testing.T) {
+		// The router starts and switches layers on key frames it spots in the readable VP8
+		// header: bob's encrypted simulcast reaches alice, who decrypts and decodes it.
+		var layers []*rtcclient.SimulcastLayer
+		for _, rid := range []string{"q", "h", "f"} {
+			l, err := rtcclient.NewSimulcastLayer("video-bob", "bob", rid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.SetE2EE(bob.s)
+			layers = append(layers, l)
+		}
+		if _, err := bob.c.PublishSimulcast(layers...); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			tick := time.NewTicker(time.Second / 15)
+			defer tick.Stop()
+			for n := 0; ctx.Err() == nil; n++ {
+				<-tick.C
+				for i, l := range layers {
+					fs := set.Video[i].Frames
+					_ = l.WriteSample(media.Sample{Data: fs[n%len(fs)], Duration: time.Second / 15})
+				}
+			}
+		}()
+		defer func() {
+			dropped := alice.dropped()
+			alice.mu.Lock()
+			defer alice.mu.Unlock()
+			t.Logf("alice: %d video frames from bob, decoded %v; undecryptable %v", alice.videoFrames["bob"], alice.frames["bob"], dropped)
+		}()
+		waitFor(t, 30*time.Second, "alice decoding bob's encrypted simulcast", func() bool { v, _ := alice.decoded("bob"); return v >= 10 })
 	})
 
 	t.Run("leave rotates the sender's key", func(t *testing.T) {
