@@ -33,7 +33,7 @@ type e2eePeer struct {
 	s  *e2ee.Session
 	c  *rtcclient.Client
 
-	mu     sync.Mutex
+	mu      sync.Mutex
 	frames  map[string][]int // publisher → fixture frame numbers decoded from its video
 	audio   map[string]int   // publisher → Opus frames decrypted
 	readers map[string]*rtcclient.FrameReader
