@@ -33,13 +33,16 @@ type Forward struct {
 	Host  string // 127.0.0.1:PORT
 }
 
-// PortalForwards reaches the host portal at hostAddr (127.0.0.1:PORT) from the guest at
-// GuestPortal:443 (the site configuration's https://portal.stoa.test) and at GuestPortal:PORT
-// (the URL the portal hands out after pairing names its own port).
-func PortalForwards(hostAddr string) []Forward {
-	fw := []Forward{{Guest: GuestPortal + ":443", Host: hostAddr}}
-	if _, port, err := net.SplitHostPort(hostAddr); err == nil && port != "443" {
-		fw = append(fw, Forward{Guest: GuestPortal + ":" + port, Host: hostAddr})
+// PortalForwards reaches the host portal from the guest: GuestPortal:443 (the site
+// configuration's https://portal.stoa.test) goes to https, and GuestPortal:PORT to 127.0.0.1:PORT
+// for https and every other listener given (internal: the management URL handed out at pairing
+// names the portal's internal mTLS listener with its port).
+func PortalForwards(https string, others ...string) []Forward {
+	fw := []Forward{{Guest: GuestPortal + ":443", Host: https}}
+	for _, a := range append([]string{https}, others...) {
+		if _, port, err := net.SplitHostPort(a); err == nil && port != "443" {
+			fw = append(fw, Forward{Guest: GuestPortal + ":" + port, Host: a})
+		}
 	}
 	return fw
 }

@@ -78,7 +78,7 @@ func TestImageBoots(t *testing.T) {
 	boot := time.Now()
 	vm, err := qemu.Start(ctx, qemu.Options{
 		Image: res.Image, Dir: vmDir, Console: con,
-		Forwards: qemu.PortalForwards(st.PortalHost),
+		Forwards: qemu.PortalForwards(st.PortalHost, st.InternalAddr),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	vm, err := qemu.Start(ctx, qemu.Options{
 		Image: *img, Dir: abs, Console: os.Stdout, Display: *display,
-		Forwards: qemu.PortalForwards(portal),
+		Forwards: qemu.PortalForwards(portal, addrs["portal_internal"]),
 	})
 	if err != nil {
 		return err
