@@ -122,6 +122,9 @@ type Call struct {
 	// played on it, the echo canceller's reference.
 	audioTL timeline
 	far     *farRing
+	// playEvents tells the microphone loop where the playout's position estimate may have
+	// changed its error (see playout.paceAndWrite).
+	playEvents playEvents
 
 	changed chan struct{}
 

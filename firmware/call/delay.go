@@ -1,6 +1,7 @@
 package call
 
 import (
+	"fmt"
 	"math"
 	"math/cmplx"
 )
@@ -26,6 +27,12 @@ const (
 	// the microphone may be hearing the room's own voice (double talk) or nothing, and a
 	// window may straddle a step.
 	delayAgree = 0.5
+	// After an event that may have moved k (delayTracker.shifted), a single estimate this
+	// sure is taken, over the newest eventWindow once eventSettle has come in: the echo of
+	// what was played after the event reaches the microphone after the device's buffer and k.
+	delaySure   = 0.8
+	eventSettle = audioRate / 5
+	eventWindow = audioRate / 10
 	// delayBetter: a new k must also correlate this much better than the current one, since
 	// voiced speech resembles itself a pitch period or a syllable later.
 	delayBetter = 0.1
@@ -41,11 +48,19 @@ type delayTracker struct {
 	far    []int16 // scratch
 	mc, fc []float64
 	fa, fb []complex128
-	refine int // start of the history's samples the fine search uses
+	refine int    // start of the history's samples the fine search uses
+	since  int    // microphone samples since an event that may have moved k; -1: none
+	lo, hi int64  // how far that event may have moved k
+	why    string // why k last changed, for the log
+	events []playEvent
+	// k0 is the room's own delay (output latency and acoustic path), measured while the
+	// playout's position estimate had no error; clean says it has none now.
+	k0            int64
+	haveK0, clean bool
 }
 
 func newDelayTracker() *delayTracker {
-	return &delayTracker{hist: make([]int16, 0, delayWindow), k: targetDelay}
+	return &delayTracker{hist: make([]int16, 0, delayWindow), k: targetDelay, since: -1, clean: true}
 }
 
 // ref fills dst with the reference for the microphone frame at position pos.
@@ -56,15 +71,24 @@ func (d *delayTracker) ref(ring *farRing, pos int64, dst []int16) {
 // heard adds the microphone frame that ends at position end and, every delayEvery frames,
 // re-estimates k; it reports whether k changed.
 func (d *delayTracker) heard(ring *farRing, mic []int16, end int64) bool {
+	if d.applyEvents(end - int64(len(mic))) {
+		return true
+	}
 	if over := len(d.hist) + len(mic) - delayWindow; over > 0 {
 		d.hist = append(d.hist[:0], d.hist[over:]...)
 	}
 	d.hist = append(d.hist, mic...)
+	if d.since >= 0 {
+		if d.since += len(mic); d.since >= eventSettle && len(d.hist) >= eventWindow {
+			d.since = -1
+			return d.afterEvent(ring, end)
+		}
+	}
 	if d.frames++; d.frames < delayEvery || len(d.hist) < delayWindow {
 		return false
 	}
 	d.frames = 0
-	k, corr, cur := d.estimate(ring, end-int64(len(d.hist)))
+	k, corr, cur := d.estimate(ring, d.hist, end-int64(len(d.hist)))
 	if corr < delayAgree { // nothing to go by (silence, the room's own voice): no evidence
 		return false
 	}
@@ -74,19 +98,95 @@ func (d *delayTracker) heard(ring *farRing, mic []int16, end int64) bool {
 		return false
 	}
 	d.k = k
+	d.noteK0()
+	d.why = fmt.Sprintf("two estimates agree: correlation %.2f, %.2f at the old delay", corr, cur)
 	return true
+}
+
+// played queues the playout's events; each takes effect when the microphone reaches the
+// echo of its frame.
+func (d *delayTracker) played(evs []playEvent) {
+	d.events = append(d.events, evs...)
+}
+
+// applyEvents applies the queued events whose frame's echo the microphone frame starting at
+// pos hears: after a clean underrun k is the room's own delay again (k0, the delay measured
+// while the estimate had no error); otherwise k may have grown by up to the uncertainty, or,
+// after an uncertain underrun, is k0 plus up to it — an estimate over the next samples
+// decides (shifted).
+func (d *delayTracker) applyEvents(pos int64) (changed bool) {
+	n := 0
+	for _, ev := range d.events {
+		reach := ev.at + d.k // where the microphone hears the frame's echo
+		if ev.underrun && d.haveK0 {
+			reach = ev.at + d.k0
+		}
+		if pos < reach {
+			d.events[n] = ev
+			n++
+			continue
+		}
+		switch {
+		case ev.underrun && d.haveK0 && ev.unc == 0:
+			d.clean = true
+			if d.k != d.k0 {
+				d.k, changed = d.k0, true
+				d.why = "a clean underrun: the room's own delay again"
+			}
+		case ev.underrun && d.haveK0:
+			d.clean = false
+			d.shifted(d.k0-d.k, d.k0-d.k+ev.unc)
+		case ev.unc > 0:
+			d.clean = false
+			d.shifted(0, ev.unc)
+		}
+	}
+	d.events = d.events[:n]
+	return changed
+}
+
+// shifted tells the tracker that k may just have moved by lo to hi samples (a speaker write
+// whose placement was uncertain, a microphone overrun): once eventSettle of microphone has
+// come since, one estimate over the newest eventWindow decides, if it is sure and in range.
+func (d *delayTracker) shifted(lo, hi int64) {
+	if d.since >= 0 { // a second event before the first was settled: the ranges add up
+		lo, hi = d.lo+lo, d.hi+hi
+	}
+	d.since, d.lo, d.hi = 0, lo, hi
+}
+
+// afterEvent is that estimate; it reports whether k changed.
+func (d *delayTracker) afterEvent(ring *farRing, end int64) bool {
+	h := d.hist[len(d.hist)-eventWindow:]
+	k, corr, cur := d.estimate(ring, h, end-int64(len(h)))
+	if corr < delaySure || abs64(k-d.k) <= 2 || corr < cur+delayBetter || k-d.k < d.lo-2 || k-d.k > d.hi+2 {
+		return false
+	}
+	d.k, d.last, d.lastOK = k, k, true
+	d.noteK0()
+	d.why = fmt.Sprintf("after an event (shift %d..%d): correlation %.2f, %.2f at the old delay", d.lo, d.hi, corr, cur)
+	return true
+}
+
+// noteK0 keeps a k measured while the playout's estimate carried no error (from the start,
+// or since a clean underrun) as the room's own delay.
+func (d *delayTracker) noteK0() {
+	if d.clean {
+		d.k0, d.haveK0 = d.k, true
+	}
 }
 
 // lost forgets the history: the microphone skipped samples (an overrun), so the samples
 // before and after do not line up.
-func (d *delayTracker) lost() {
+func (d *delayTracker) lost(lo, hi int64) {
 	d.hist, d.frames, d.lastOK = d.hist[:0], 0, false
+	d.shifted(lo, hi)
 }
 
-// estimate finds k for the history starting at position start, the peak's normalized
-// correlation and the correlation at the current k.
-func (d *delayTracker) estimate(ring *farRing, start int64) (k int64, corr, current float64) {
-	n := len(d.hist)
+// estimate finds k for the microphone samples hist starting at position start, the peak's
+// normalized correlation and the correlation at the current k.
+func (d *delayTracker) estimate(ring *farRing, hist []int16, start int64) (k int64, corr, current float64) {
+	n := len(hist)
 	// far[j] is ring position start − delayMax + j.
 	span := n + delayMax - delayMin
 	if cap(d.far) < span {
@@ -94,7 +194,7 @@ func (d *delayTracker) estimate(ring *farRing, start int64) (k int64, corr, curr
 	}
 	far := d.far[:span]
 	ring.read(start-delayMax, far)
-	d.mc = blockSums(d.mc, d.hist)
+	d.mc = blockSums(d.mc, hist)
 	d.fc = blockSums(d.fc, far)
 	mc, fc := d.mc, d.fc
 	var mm float64
@@ -112,17 +212,17 @@ func (d *delayTracker) estimate(ring *farRing, start int64) (k int64, corr, curr
 		return 0, bestC, 0
 	}
 	// Fine: sample offsets around the coarse peak, over the loudest delayRefine samples.
-	d.refine = loudest(d.hist, delayRefine)
+	d.refine = loudest(hist, delayRefine)
 	// Microphone sample i (position start+i) matches far[off+i] (position start−delayMax+off+i)
 	// for k = delayMax − off.
 	fine, fineC := best*delayBlock, -1.0
 	for off := max(best*delayBlock-delayBlock, 0); off <= min(best*delayBlock+delayBlock, span-n); off++ {
-		if c := d.fineCorr(far, off); c > fineC {
+		if c := d.fineCorr(hist, far, off); c > fineC {
 			fine, fineC = off, c
 		}
 	}
 	if off := delayMax - int(d.k); off >= 0 && off <= span-n {
-		current = d.fineCorr(far, off)
+		current = d.fineCorr(hist, far, off)
 	}
 	return int64(delayMax - fine), min(bestC, fineC), current
 }
@@ -213,12 +313,12 @@ func loudest(p []int16, n int) int {
 	return best
 }
 
-// fineCorr is the normalized correlation of the delayRefine microphone samples from
+// fineCorr is the normalized correlation of the delayRefine microphone samples of hist from
 // d.refine on with far at offset off.
-func (d *delayTracker) fineCorr(far []int16, off int) float64 {
+func (d *delayTracker) fineCorr(hist, far []int16, off int) float64 {
 	base := d.refine
 	var dot, mm, ff float64
-	for i, v := range d.hist[base : base+delayRefine] {
+	for i, v := range hist[base : base+delayRefine] {
 		m, f := float64(v), float64(far[base+off+i])
 		dot += m * f
 		mm += m * m

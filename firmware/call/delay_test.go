@@ -38,11 +38,14 @@ func TestDelayTracker(t *testing.T) {
 		echo   bool // false: the microphone hears a tone instead of the echo
 		want1  int64
 		want2  int64
+		// announced: the step is announced (shifted) and must be followed within 0.3 s.
+		announced bool
 	}{
-		{"sim path 30 ms, then 4 ms later", 1440, 1632, 0.5, true, 1440, 1632},
-		{"short path, then 20 ms later", 100, 1060, 0.3, true, 100, 1060},
-		{"echo earlier than the estimate", -200, -200, 0.5, true, -200, -200},
-		{"no echo: k stays", 1440, 3000, 0.5, false, targetDelay, targetDelay},
+		{"announced step followed within 0.3 s", 1440, 1750, 0.5, true, 1440, 1750, true},
+		{"sim path 30 ms, then 4 ms later", 1440, 1632, 0.5, true, 1440, 1632, false},
+		{"short path, then 20 ms later", 100, 1060, 0.3, true, 100, 1060, false},
+		{"echo earlier than the estimate", -200, -200, 0.5, true, -200, -200, false},
+		{"no echo: k stays", 1440, 3000, 0.5, false, targetDelay, targetDelay, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ring := newFarRing(farRingSeconds * audioRate)
@@ -54,6 +57,12 @@ func TestDelayTracker(t *testing.T) {
 				k := tc.k1
 				if pos >= 2*audioRate {
 					k = tc.k2
+				}
+				if tc.announced && pos == 2*audioRate {
+					d.shifted(0, tc.k2-tc.k1+100)
+				}
+				if tc.announced && pos == 2*audioRate+3*audioRate/10 && d.k != tc.want2 {
+					t.Fatalf("0.3 s after the announced step: k %d, want %d", d.k, tc.want2)
 				}
 				if tc.echo {
 					for i := range mic {
@@ -83,5 +92,56 @@ func BenchmarkDelayEstimate(b *testing.B) {
 		for i := range delayEvery {
 			d.heard(ring, far[i*frameSamples:][:frameSamples], audioRate)
 		}
+	}
+}
+
+// TestDelayTrackerCleanUnderrun: after the playout's estimate picked up an error (k grew), a
+// clean underrun resets it: the tracker goes back to the room's own delay as soon as the
+// microphone reaches the echo of the first frame after it, without waiting for estimates.
+func TestDelayTrackerCleanUnderrun(t *testing.T) {
+	const k0, drift, at = 1440, 700, 2 * audioRate
+	far := speechAt(0, 3*audioRate)
+	ring := newFarRing(farRingSeconds * audioRate)
+	d := newDelayTracker()
+	mic := make([]int16, frameSamples)
+	checked := false
+	for pos := int64(audioRate / 2); pos+4*frameSamples <= int64(len(far)); pos += frameSamples {
+		ring.write(pos+3*frameSamples, far[pos+3*frameSamples:][:frameSamples])
+		k := int64(k0)
+		switch {
+		case pos == audioRate:
+			// From here the estimate carries an error (as after an uncertain write).
+			d.played([]playEvent{{at: pos, unc: drift + 100}})
+		case pos >= at+k0:
+			k = k0 // the underrun at `at` removed the error
+		case pos > audioRate:
+			k = k0 + drift
+		}
+		if pos == at {
+			d.played([]playEvent{{at: at, underrun: true}})
+		}
+		for i := range mic {
+			mic[i] = far[pos+int64(i)-k] / 2
+		}
+		d.heard(ring, mic, pos+frameSamples)
+		switch pos {
+		case audioRate - frameSamples:
+			if !d.haveK0 || d.k0 != k0 {
+				t.Fatalf("before the error: k0 %d (known %v), want %d", d.k0, d.haveK0, k0)
+			}
+		case at - frameSamples:
+			if d.k != k0+drift {
+				t.Fatalf("with the error: k %d, want %d", d.k, k0+drift)
+			}
+		}
+		if pos >= at+k0 && pos < at+k0+frameSamples {
+			checked = true
+			if d.k != k0 {
+				t.Fatalf("at the underrun's echo: k %d, want %d", d.k, k0)
+			}
+		}
+	}
+	if !checked {
+		t.Fatal("the frame at the underrun's echo was never checked")
 	}
 }

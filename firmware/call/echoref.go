@@ -84,3 +84,40 @@ func (r *farRing) read(at int64, dst []int16) {
 		dst[i] = r.buf[j%n]
 	}
 }
+
+// playEvent is a moment the playout's position estimate may have changed its error: an
+// underrun (the device and the estimate both restart at the present, so an error carried
+// until then is gone) or a write whose placement is known only to within unc samples (the
+// frame may be up to unc later than estimated). at is the frame's estimated position.
+type playEvent struct {
+	at, unc  int64
+	underrun bool
+}
+
+// playEvents passes playEvents from the playout to the microphone loop.
+type playEvents struct {
+	mu sync.Mutex
+	q  []playEvent
+}
+
+// maxPlayEvents bounds the queue; the oldest are dropped (the signal-based tracking still
+// corrects what they would have told).
+const maxPlayEvents = 16
+
+func (e *playEvents) add(ev playEvent) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.q) >= maxPlayEvents {
+		e.q = e.q[1:]
+	}
+	e.q = append(e.q, ev)
+}
+
+// take moves the queued events to dst.
+func (e *playEvents) take(dst []playEvent) []playEvent {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	dst = append(dst, e.q...)
+	e.q = e.q[:0]
+	return dst
+}

@@ -134,14 +134,15 @@ func (p *playout) paceAndWrite(mix []int16) bool {
 	}
 	after := c.audioTL.pos()
 	at := max(p.pos, before) // behind the present, the device ran dry: the frame plays now
-	if p.pos < after && after-before > frameSamples/4 {
-		// Where the device put the frame is known only to within the write's duration;
-		// the echo delay tracker corrects what this misses.
-		c.log.Debug("speaker write straddled an underrun", "uncertain_ms", (after-before)*1000/audioRate)
+	ev := playEvent{at: at, underrun: p.pos < before}
+	if p.pos < after && after-before > frameSamples/20 {
+		// Where the device put the frame is known only to within the write's duration:
+		// at before or later.
+		ev.unc = after - before
+		c.log.Debug("speaker write straddled an underrun", "uncertain_ms", ev.unc*1000/audioRate)
 	}
-	if p.pos < before {
-	}
-	if p.pos < after && after-before > frameSamples/4 {
+	if ev.underrun || ev.unc > 0 {
+		c.playEvents.add(ev)
 	}
 	c.far.write(at, mix)
 	p.pos = at + int64(len(mix))

@@ -102,6 +102,7 @@ func (a *audioSender) loop() {
 	far := make([]int16, frameSamples)
 	out := make([]int16, frameSamples)
 	silence := make([]int16, frameSamples)
+	var evs []playEvent
 	for c.ctx.Err() == nil {
 		before := c.audioTL.pos()
 		if err := readFull(a.in, mic); err != nil {
@@ -118,13 +119,15 @@ func (a *audioSender) loop() {
 			if at := (before + after) / 2; at-a.pos > overrunSamples {
 				c.log.Debug("microphone overran; resuming at the present", "behind_ms", (at-a.pos)*1000/audioRate)
 				a.pos = at - int64(len(mic))
-				a.delay.lost()
+				a.delay.lost(-(after-before)/2-1, (after-before)/2+1)
 			}
 		}
+		evs = c.playEvents.take(evs[:0])
+		a.delay.played(evs)
 		a.delay.ref(c.far, a.pos, far)
 		a.pos += int64(len(mic))
 		if a.delay.heard(c.far, mic, a.pos) {
-			c.log.Debug("echo delay changed", "ms", float64(a.delay.k)/audioRate*1000)
+			c.log.Debug("echo delay changed", "ms", float64(a.delay.k)/audioRate*1000, "why", a.delay.why)
 		}
 		if err := a.aec.Process(mic, far, out); err != nil {
 			c.log.Warn("echo cancellation", "err", err)
