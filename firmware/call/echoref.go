@@ -20,7 +20,8 @@ import (
 // looked at the clock, or while a write waits for room, and a loaded machine stretches that
 // moment. Such errors come in steps at underruns, so the remaining offset (error, output
 // latency, the room's acoustic path) is measured from the signals themselves (delay.go) and
-// the reference shifted so that the canceller always sees the same delay.
+// the reference shifted so that the canceller always sees the same delay. The playout reports
+// where a step may have happened (playEvents), so the tracker knows when and how far to look.
 
 // timeline converts the call's clock into sample positions.
 type timeline struct {
