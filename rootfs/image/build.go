@@ -287,13 +287,16 @@ func makeDataTree(dir string, site siteconfig.Site) error {
 }
 
 // updateSums rewrites the SHA256SUMS lines for the given files (path → hex sum), keeping
-// lines for other files.
+// lines for other files that still exist.
 func updateSums(path string, sums map[string]string) error {
 	lines := map[string]string{}
 	if b, err := os.ReadFile(path); err == nil {
 		for _, ln := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			// Keep lines of other images still beside it; drop those of deleted ones.
 			if f := strings.SplitN(ln, "  ", 2); len(f) == 2 {
-				lines[f[1]] = ln
+				if _, err := os.Stat(filepath.Join(filepath.Dir(path), f[1])); err == nil {
+					lines[f[1]] = ln
+				}
 			}
 		}
 	}

@@ -140,3 +140,24 @@ func TestOverlayIntoHardLinkedTree(t *testing.T) {
 		}
 	}
 }
+
+func TestUpdateSums(t *testing.T) {
+	dir := t.TempDir()
+	sums := filepath.Join(dir, "SHA256SUMS")
+	for _, f := range []string{"a.img", "b.img"} {
+		os.WriteFile(filepath.Join(dir, f), []byte(f), 0o644)
+	}
+	hex := func(c byte) string { return strings.Repeat(string(c), 64) }
+	if err := updateSums(sums, map[string]string{filepath.Join(dir, "a.img"): hex('1'), filepath.Join(dir, "b.img"): hex('2')}); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(dir, "b.img"))
+	os.WriteFile(filepath.Join(dir, "c.img"), nil, 0o644)
+	if err := updateSums(sums, map[string]string{filepath.Join(dir, "c.img"): hex('3')}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(sums)
+	if want := hex('1') + "  a.img\n" + hex('3') + "  c.img\n"; string(got) != want {
+		t.Fatalf("SHA256SUMS:\n%s\nwant:\n%s", got, want)
+	}
+}

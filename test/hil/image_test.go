@@ -145,6 +145,8 @@ func TestImageBoots(t *testing.T) {
 		t.Errorf("pairing QR code not readable on the screen (kept %s): %v", keep, err)
 	} else if want := "https://" + portalName + "/rooms.html"; qr != want {
 		t.Errorf("QR code says %q, want the pairing page %q", qr, want)
+	} else {
+		t.Logf("screen: pairing QR code read from the screendump: %s", qr)
 	}
 
 	// Pair through the portal API and see the room come online over the management channel.
