@@ -47,74 +47,17 @@ func TestBrowserE2EERouterView(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const routerID, meeting = "router-view", "5550002222"
 	view := &rvView{}
-	sfu := router.New(router.Options{ID: routerID, TokenKey: func() ed25519.PublicKey { return pub },
-		Secured: func(string) bool { return true }, OnMedia: view.hook})
-	t.Cleanup(sfu.Close)
-	sign := func(t *testing.T, participant, name, key string) string {
-		now := time.Now()
-		tok, err := token.Sign(token.Claims{Meeting: meeting, Participant: participant, Name: name, Kind: token.KindUser,
-			Perms: []string{token.PermPublish, token.PermSubscribe}, Router: routerID,
-			IssuedAt: now.Unix(), Expires: now.Add(time.Minute).Unix(), Nonce: rand.Text(), E2EEKey: key}, priv)
-		if err != nil {
-			t.Error(err)
-		}
-		return tok
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/ui/", web.Handler())
-	mux.Handle("GET /rtc", sfu.Handler())
-	mux.HandleFunc("GET /blank", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Write([]byte(`<!doctype html><title>router view</title><body></body>`))
-	})
-	mux.HandleFunc("/favicon.ico", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	mux.HandleFunc("POST /api/v1/meetings/{id}/join", func(w http.ResponseWriter, r *http.Request) {
-		var req api.MeetingJoinRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.E2EEKey == "" {
-			http.Error(w, `{"code":"request.invalid","message":"join without an e2ee key"}`, http.StatusBadRequest)
-			return
-		}
-		id := strings.ToLower(rand.Text())
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(api.MeetingJoinResponse{Token: sign(t, id, req.Name, req.E2EEKey), SignalURL: "/rtc",
-			ParticipantID: id, RouterID: routerID, ICEServers: []api.ICEServer{}, Secured: true, TokenKey: pub})
-	})
-	srv := httptest.NewServer(mux) // http://127.0.0.1 is a secure context: Web Crypto works
-	t.Cleanup(srv.Close)
-
-	bctx := browser.New(t, browser.Flag("use-file-for-fake-video-capture", camera), browser.Flag("autoplay-policy", "no-user-gesture-required"))
-	bctx, bcancel := context.WithTimeout(bctx, 80*time.Second)
-	defer bcancel()
-	bsDo(t, bctx, chromedp.Navigate(srv.URL+"/blank"))
-	chromeID := bsRun(t, bctx, chromedp.Evaluate[string](`(async () => {
-		const { Call } = await import("/ui/js/meetingrtc.js");
-		const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });
-		const call = new Call({ meetingID: "`+meeting+`", name: "Chromium", pin: "", stream, relay: false, ui: {} });
-		window.call = call;
-		await call.start();
-		return call.selfID;
-	})()`, chromedp.EvalAwaitPromise))
+	rig := startRVRig(t, camera, priv, pub, view.hook)
+	chromeID := rig.startCall(t)
 	view.setWatch(chromeID)
-
-	priv2, err := e2ee.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
 	const goID = "go-participant"
-	s, err := e2ee.NewSession(e2ee.Config{Meeting: meeting, Self: goID, Private: priv2, PortalKey: pub})
+	bctx := rig.bctx
+
+	g, err := rig.goParticipant(ctx, t, goID, pub)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &secGo{s: s, remote: map[string]*secRemote{}}
-	c, err := rtcclient.Dial(ctx, rtcclient.Options{SignalURL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/rtc",
-		Token: sign(t, goID, "Go", s.PublicKey()), E2EE: s, OnTrack: g.read})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	g.c = c
 	g.publish(ctx, t, set)
 	g.requestKeyframes(ctx, t, chromeID, 400*time.Millisecond)
 
@@ -150,6 +93,136 @@ func TestBrowserE2EERouterView(t *testing.T) {
 		t.Logf("router view of Chromium: %d VP8 frames, %d key frames with a readable header, none decodes; %d Opus packets", len(frames), keys, view.opusCount())
 	})
 	browser.RequireNoErrors(t, bctx)
+}
+
+const rvRouterID, rvMeeting = "router-view", "5550002222"
+
+// rvRig is an in-process router under the Secured option, a minimal join endpoint and
+// Chromium running the portal's meeting client against them.
+type rvRig struct {
+	srv  *httptest.Server
+	bctx context.Context
+	sign func(t *testing.T, participant, name, key string) string
+}
+
+// startRVRig signs tokens with priv; the router trusts priv's key, and join answers tell
+// clients that the portal's token key is told (a router minting keys of its own is a rig
+// whose told key differs from priv's).
+func startRVRig(t *testing.T, camera string, priv ed25519.PrivateKey, told ed25519.PublicKey, onMedia func(router.MediaView)) *rvRig {
+	t.Helper()
+	signer := priv.Public().(ed25519.PublicKey)
+	sfu := router.New(router.Options{ID: rvRouterID, TokenKey: func() ed25519.PublicKey { return signer },
+		Secured: func(string) bool { return true }, OnMedia: onMedia})
+	t.Cleanup(sfu.Close)
+	sign := func(t *testing.T, participant, name, key string) string {
+		now := time.Now()
+		tok, err := token.Sign(token.Claims{Meeting: rvMeeting, Participant: participant, Name: name, Kind: token.KindUser,
+			Perms: []string{token.PermPublish, token.PermSubscribe}, Router: rvRouterID,
+			IssuedAt: now.Unix(), Expires: now.Add(time.Minute).Unix(), Nonce: rand.Text(), E2EEKey: key}, priv)
+		if err != nil {
+			t.Error(err)
+		}
+		return tok
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ui/", web.Handler())
+	mux.Handle("GET /rtc", sfu.Handler())
+	mux.HandleFunc("GET /blank", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write([]byte(`<!doctype html><title>router view</title><body></body>`))
+	})
+	mux.HandleFunc("/favicon.ico", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	mux.HandleFunc("POST /api/v1/meetings/{id}/join", func(w http.ResponseWriter, r *http.Request) {
+		var req api.MeetingJoinRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.E2EEKey == "" {
+			http.Error(w, `{"code":"request.invalid","message":"join without an e2ee key"}`, http.StatusBadRequest)
+			return
+		}
+		id := strings.ToLower(rand.Text())
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(api.MeetingJoinResponse{Token: sign(t, id, req.Name, req.E2EEKey), SignalURL: "/rtc",
+			ParticipantID: id, RouterID: rvRouterID, ICEServers: []api.ICEServer{}, Secured: true, TokenKey: told})
+	})
+	srv := httptest.NewServer(mux) // http://127.0.0.1 is a secure context: Web Crypto works
+	t.Cleanup(srv.Close)
+	bctx := browser.New(t, browser.Flag("use-file-for-fake-video-capture", camera), browser.Flag("autoplay-policy", "no-user-gesture-required"))
+	bctx, bcancel := context.WithTimeout(bctx, 80*time.Second)
+	t.Cleanup(bcancel)
+	bsDo(t, bctx, chromedp.Navigate(srv.URL+"/blank"))
+	return &rvRig{srv: srv, bctx: bctx, sign: sign}
+}
+
+// startCall joins Chromium (window.call; its errors and states in window.callErrors and
+// window.callStates) and returns its participant ID.
+func (r *rvRig) startCall(t *testing.T) string {
+	t.Helper()
+	return bsRun(t, r.bctx, chromedp.Evaluate[string](`(async () => {
+		const { Call } = await import("/ui/js/meetingrtc.js");
+		const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });
+		window.callErrors = [];
+		window.callStates = [];
+		const ui = { error: (m) => window.callErrors.push(m), state: (s) => window.callStates.push(s) };
+		const call = new Call({ meetingID: "`+rvMeeting+`", name: "Chromium", pin: "", stream, relay: false, ui });
+		window.call = call;
+		await call.start();
+		return call.selfID;
+	})()`, chromedp.EvalAwaitPromise))
+}
+
+// rvGo dials a Go e2ee participant into the rig's router with a token from sign.
+func (r *rvRig) goParticipant(ctx context.Context, t *testing.T, id string, portal ed25519.PublicKey) (*secGo, error) {
+	t.Helper()
+	priv, err := e2ee.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := e2ee.NewSession(e2ee.Config{Meeting: rvMeeting, Self: id, Private: priv, PortalKey: portal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &secGo{s: s, remote: map[string]*secRemote{}}
+	c, err := rtcclient.Dial(ctx, rtcclient.Options{SignalURL: "ws" + strings.TrimPrefix(r.srv.URL, "http") + "/rtc",
+		Token: r.sign(t, id, "Go", s.PublicKey()), E2EE: s, OnTrack: g.read})
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { c.Close() })
+	g.c = c
+	return g, nil
+}
+
+// TestBrowserE2EERefusesRouterKeys: a router that mints participants' keys itself (tokens it
+// signed, not the portal) is caught by the browser: the portal's token key does not verify the
+// other participant's key claim, so the call ends with the key-substitution refusal and no
+// frame of that participant is ever decrypted.
+func TestBrowserE2EERefusesRouterKeys(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	portal, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, routerPriv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	camera := cfPatternY4M(t, cfCameraW, cfCameraH, 15, 30)
+	rig := startRVRig(t, camera, routerPriv, portal, nil)
+	rig.startCall(t)
+	// The Go participant is the router's accomplice: it trusts the router's key, so it stays
+	// in the call and sends its key; only the browser, told the portal's key, refuses.
+	if _, err := rig.goParticipant(ctx, t, "minted", routerPriv.Public().(ed25519.PublicKey)); err != nil {
+		t.Fatal(err)
+	}
+	bsPollFor(t, rig.bctx, 20*time.Second, `window.callStates.includes("left")`, "the call ended")
+	msgs := bsRun(t, rig.bctx, chromedp.Evaluate[string](`window.callErrors.join(" | ")`))
+	if !strings.Contains(msgs, "key substitution refused") {
+		t.Fatalf("call errors %q, want the key-substitution refusal", msgs)
+	}
+	if n := bsRun(t, rig.bctx, chromedp.Evaluate[int](`window.call.e2eeStats.decrypted`)); n != 0 {
+		t.Fatalf("Chromium decrypted %d frames of a participant whose key the portal did not sign", n)
+	}
+	t.Logf("Chromium ended the call: %s", msgs)
 }
 
 // rvView collects one participant's media as the router forwards it.
