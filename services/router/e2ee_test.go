@@ -238,6 +238,16 @@ func TestE2EEThroughRouter(t *testing.T) {
 			}
 		}
 	}()
+	defer func() {
+		if t.Failed() {
+			for _, p := range []*e2eePeer{bob, carol} {
+				dropped := p.dropped()
+				p.mu.Lock()
+				t.Logf("%s: video frames decrypted %v, decoded %v; undecryptable %v", p.id, p.videoFrames, p.frames, dropped)
+				p.mu.Unlock()
+			}
+		}
+	}()
 	for _, p := range []*e2eePeer{bob, carol} {
 		waitFor(t, 20*time.Second, p.id+" decrypting alice's video and audio", func() bool {
 			v, a := p.decoded("alice")
@@ -277,41 +287,6 @@ func TestE2EEThroughRouter(t *testing.T) {
 		}
 	})
 
-	t.Run("encrypted simulcast keeps its layers forwardable", func(t *testing.T) {
-		// The router starts and switches layers on key frames it spots in the readable VP8
-		// header: bob's encrypted simulcast reaches alice, who decrypts and decodes it.
-		var layers []*rtcclient.SimulcastLayer
-		for _, rid := range []string{"q", "h", "f"} {
-			l, err := rtcclient.NewSimulcastLayer("video-bob", "bob", rid)
-			if err != nil {
-				t.Fatal(err)
-			}
-			l.SetE2EE(bob.s)
-			layers = append(layers, l)
-		}
-		if _, err := bob.c.PublishSimulcast(layers...); err != nil {
-			t.Fatal(err)
-		}
-		go func() {
-			tick := time.NewTicker(time.Second / 15)
-			defer tick.Stop()
-			for n := 0; ctx.Err() == nil; n++ {
-				<-tick.C
-				for i, l := range layers {
-					fs := set.Video[i].Frames
-					_ = l.WriteSample(media.Sample{Data: fs[n%len(fs)], Duration: time.Second / 15})
-				}
-			}
-		}()
-		defer func() {
-			dropped := alice.dropped()
-			alice.mu.Lock()
-			defer alice.mu.Unlock()
-			t.Logf("alice: %d video frames from bob, decoded %v; undecryptable %v", alice.videoFrames["bob"], alice.frames["bob"], dropped)
-		}()
-		waitFor(t, 30*time.Second, "alice decoding bob's encrypted simulcast", func() bool { v, _ := alice.decoded("bob"); return v >= 10 })
-	})
-
 	t.Run("leave rotates the sender's key", func(t *testing.T) {
 		epoch := alice.s.Epoch()
 		if err := carol.c.Close(); err != nil {
@@ -347,7 +322,8 @@ func TestE2EEThroughRouter(t *testing.T) {
 // TestSecuredRefusesAESCM: under the Secured option a client whose DTLS offers only
 // AES-CM SRTP gets no media connection, and the router tells it why.
 func TestSecuredRefusesAESCM(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	// Long enough for a DTLS handshake timeout (30 s) should the failure alert be lost.
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Second)
 	defer cancel()
 	e := newTestEnv(t, func(o *Options) { o.Secured = func(string) bool { return true } })
 	priv, err := e2ee.GenerateKey()
