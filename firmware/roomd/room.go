@@ -23,6 +23,7 @@ const (
 	DefaultLongPress  = 1500 * time.Millisecond
 	DefaultLightEvery = 5 * time.Second
 	DefaultBeat       = time.Second
+	DefaultHungAfter  = 10 * time.Second
 )
 
 // CallSession is the call the room is in: a *call.Call seen through an adapter, so the room's
@@ -65,7 +66,11 @@ type RoomOptions struct {
 	ControlLogin *control.Credentials
 	LongPress    time.Duration // mute button held this long toggles camera privacy
 	LightEvery   time.Duration // light sensor poll
-	Beat         time.Duration // loop heartbeat; a loop silent for 3 beats is hung
+	Beat         time.Duration // loop heartbeat
+	// HungAfter: a loop silent this long (or a camera without frames) is hung and roomd stops
+	// pinging systemd's watchdog. Default DefaultHungAfter, or 3 beats when Beat is set: a busy
+	// appliance (or a TCG guest) can stall a few seconds without being hung.
+	HungAfter time.Duration
 	// Addresses lists the room's network addresses (default: the interfaces' non-loopback ones).
 	Addresses func() []string
 }
@@ -109,6 +114,12 @@ func NewRoom(o RoomOptions) (*Room, error) {
 	if o.LightEvery <= 0 {
 		o.LightEvery = DefaultLightEvery
 	}
+	if o.HungAfter <= 0 {
+		o.HungAfter = DefaultHungAfter
+		if o.Beat > 0 {
+			o.HungAfter = 3 * o.Beat
+		}
+	}
 	if o.Beat <= 0 {
 		o.Beat = DefaultBeat
 	}
@@ -124,7 +135,7 @@ func NewRoom(o RoomOptions) (*Room, error) {
 		now = time.Now
 	}
 	r := &Room{o: o, log: log, now: now, inbox: make(chan func(), 64), presets: map[int]bool{}, softProb: map[string]string{}}
-	r.hb = NewHeartbeats(now, 3*o.Beat)
+	r.hb = NewHeartbeats(now, o.HungAfter)
 	host, _ := os.Hostname()
 	r.hub = control.NewHub(control.HubOptions{Now: now, Initial: control.Status{
 		Call:     control.CallStatus{State: control.CallIdle, Layout: "speaker"},
@@ -135,7 +146,7 @@ func NewRoom(o RoomOptions) (*Room, error) {
 		Health:   control.Health{OK: true},
 	}})
 	if o.Board.Camera != nil {
-		r.cam = &watchedCamera{Camera: o.Board.Camera, hb: r.hb, now: now, maxWait: 3 * o.Beat}
+		r.cam = &watchedCamera{Camera: o.Board.Camera, hb: r.hb, now: now, maxWait: o.HungAfter}
 	}
 	ao := o.Agent
 	ao.Display = roomScreen{r}
