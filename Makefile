@@ -36,9 +36,13 @@ run: deps build
 	echo "Room: pair it under Admin → Rooms with the pairing code below (or: ./out/bin/roomctl --socket $(DATA)/room/roomd.sock status)"; \
 	wait $$server
 
-## test: everything CI runs: lint, then every test (unit, end-to-end, browser) with -race.
+## test: everything CI runs: lint, then every test (unit, end-to-end, browser) with -race, then
+## the QEMU suites one at a time (the driver tests in a throwaway VM, then the appliance image
+## booted with simulated hardware): they are CPU-bound under TCG and flake-free only unshared.
+QEMU_PKGS := ./test/vm/... ./test/hil/...
 test: deps lint
-	$(GO) test $(TEST_FLAGS) ./...
+	$(GO) test $(TEST_FLAGS) $$($(GO) list ./... | grep -v -e '/test/vm' -e '/test/hil')
+	$(GO) test $(TEST_FLAGS) -p 1 $(QEMU_PKGS)
 
 ## test-short: the quick loop while developing (no race detector, long tests skipped).
 test-short:
