@@ -48,7 +48,9 @@ func RunWith(ctx context.Context, cfg component.Config, o RunOptions, ln net.Lis
 	var secured func() bool // the Secured option as the portal's heartbeat answers tell it
 	ready := cfg.Ready
 	cfg.Ready = func(rt *component.Runtime) {
-		sfu = New(Options{ID: rt.ID(), TokenKey: rt.TokenKey, Now: cfg.Now, Log: log.With("role", "router"), ICE: iceNet})
+		// Every meeting follows the system-wide Secured option, read at each join.
+		sfu = New(Options{ID: rt.ID(), TokenKey: rt.TokenKey, Now: cfg.Now, Log: log.With("role", "router"), ICE: iceNet,
+			Secured: func(string) bool { return rt.Secured() }})
 		hb := &heartbeater{sfu: sfu, selfURL: rt.URL, manager: rt.ManagerURL, client: rt.HTTPClient(3 * time.Second), interval: HeartbeatInterval, log: log}
 		go hb.loop(ctx)
 		secured = rt.Secured
