@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -221,6 +222,20 @@ func absDiff8(a, b uint8) int {
 	return int(b - a)
 }
 
+// buildRoomdCgo compiles roomd with cgo, as `make build` does: calls need the codecs
+// (buildRoom's cgo-less roomd has no calls).
+func buildRoomdCgo(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "roomd")
+	cmd := exec.Command("go", "build", "-o", bin, "./firmware/cmd/roomd")
+	cmd.Dir = stoatest.RepoRoot()
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build roomd with cgo: %v\n%s", err, out)
+	}
+	return bin
+}
+
 // TestRoomCallProcess: the same call with the room as it runs on the appliance — `roomd
 // --board=sim` as its own process, paired to stoa-server all through the portal API, told to
 // join the meeting through its local API (`roomctl join`, the unix socket). A Go participant
@@ -230,8 +245,8 @@ func absDiff8(a, b uint8) int {
 func TestRoomCallProcess(t *testing.T) {
 	s := stoatest.Start(t, stoatest.Options{})
 	sess := s.Login(t)
-	roomdBin, roomctlBin := buildRoom(t)
-	room := startRoomd(t, roomdBin, roomctlBin, s.PortalURL)
+	_, roomctlBin := buildRoom(t)
+	room := startRoomd(t, buildRoomdCgo(t), roomctlBin, s.PortalURL)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 
