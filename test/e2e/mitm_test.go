@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,20 +31,25 @@ type mitmRelay struct {
 	client      *http.Client
 	substituted atomic.Int64
 	openedGrant atomic.Int64
-	sessions    map[string]*pairing.RoomSession
+
+	mu       sync.Mutex // ServeHTTP runs once per request, concurrently
+	sessions map[string]*pairing.RoomSession
 }
 
 func (m *mitmRelay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	swapped := false
 	if r.URL.Path == "/api/v1/pairing/hello" {
 		if h, err := pairing.DecodeHello(body); err == nil {
 			guess, _ := pairing.NewCode(rand.Reader)
 			rs, share, err := pairing.NewRoomSession(guess, h.PairingID, rand.Reader)
 			if err == nil {
+				m.mu.Lock()
 				m.sessions[h.PairingID] = rs
+				m.mu.Unlock()
 				h.Share = share
 				body, _ = json.Marshal(h)
-				m.substituted.Add(1)
+				swapped = true
 			}
 		}
 	}
@@ -56,11 +62,19 @@ func (m *mitmRelay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	// Counted once the portal has taken the swapped hello, so the test's pair request that
+	// follows always finds a room waiting.
+	if swapped && resp.StatusCode/100 == 2 {
+		m.substituted.Add(1)
+	}
 	// With its own share the relay tries to answer the portal's challenge itself.
 	if strings.HasSuffix(r.URL.Path, "/wait") && resp.StatusCode == http.StatusOK {
 		id := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/api/v1/pairing/"), "/wait")
-		if ch, err := pairing.DecodeChallenge(out); err == nil && m.sessions[id] != nil {
-			if _, err := m.sessions[id].Respond(ch); err == nil {
+		m.mu.Lock()
+		rs := m.sessions[id]
+		m.mu.Unlock()
+		if ch, err := pairing.DecodeChallenge(out); err == nil && rs != nil {
+			if _, err := rs.Respond(ch); err == nil {
 				m.openedGrant.Add(1) // it guessed the code: the test fails below
 			}
 		}
