@@ -83,6 +83,7 @@ func TestImageBoots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cam, ctl := attachDevices(ctx, t, vm)
 	t.Cleanup(func() {
 		vm.Stop()
 		if t.Failed() {
@@ -186,6 +187,10 @@ func TestImageBoots(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	t.Logf("FIGURE room online %s after the pair call", time.Since(pairedAt).Round(100*time.Millisecond))
+
+	// The steps after pairing share this boot (steps_test.go); further lists (updates) append.
+	rig := &hilRig{st: st, sess: sess, vm: vm, con: con, ctl: ctl, cam: cam, q: q, room: paired}
+	runSteps(ctx, t, rig, roomSteps())
 }
 
 // logWriter sends the image tool's progress lines to the test log.
