@@ -88,6 +88,11 @@ type Proxy struct {
 	TURNTLSAddr string `json:"turn_tls_addr"`
 	// RelayIP is the address relay sockets bind to and clients send media to.
 	RelayIP string `json:"relay_ip"`
+	// TURNHost, when set, is the host name every TURN URL handed to clients carries, whatever
+	// address the listeners bind: clients that reach the proxy through a port forward or NAT by
+	// name (a room in a VM reaching its host) use it. Default: the listener's address for turn:
+	// URLs and the FQDN for turns:.
+	TURNHost string `json:"turn_host"`
 	// MaxAllocationsPerUser caps the TURN allocations one participant holds at once.
 	MaxAllocationsPerUser int `json:"max_allocations_per_user"`
 }
@@ -167,6 +172,9 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // validateTURN checks the proxy's TURN settings.
 func validateTURN(p Proxy) error {
 	on := 0
+	if h := p.TURNHost; h != "" && (len(h) > 253 || strings.ContainsAny(h, " /:?#@[]") || strings.Trim(h, ".") != h) {
+		return fmt.Errorf("config: proxy.turn_host %q is not a host name", h)
+	}
 	for _, l := range [][2]string{{"proxy.turn_udp_addr", p.TURNUDPAddr}, {"proxy.turn_tcp_addr", p.TURNTCPAddr}, {"proxy.turn_tls_addr", p.TURNTLSAddr}} {
 		name, a := l[0], l[1]
 		if a == "" {

@@ -27,6 +27,9 @@ func TestDecodeStrict(t *testing.T) {
 		{"interface name with space", `{"portal": {"announce": true, "announce_interface": "eth 0"}}`, "not a valid interface name"},
 		{"interface name dot dot", `{"portal": {"announce": true, "announce_interface": ".."}}`, "not a valid interface name"},
 		{"announce not a bool", `{"portal": {"announce": "yes"}}`, "decode config"},
+		{"turn host", `{"proxy": {"turn_host": "portal.stoa.test"}}`, ""},
+		{"turn host with port", `{"proxy": {"turn_host": "portal.stoa.test:3478"}}`, "proxy.turn_host"},
+		{"turn host with space", `{"proxy": {"turn_host": "a b"}}`, "proxy.turn_host"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Default()

@@ -37,6 +37,8 @@ type TURNConfig struct {
 	// Host names the proxy in its TURN URLs; it is the FQDN its certificate covers, so it is
 	// always used for turns: URLs, and for turn: URLs when a listener is on a wildcard address.
 	Host string
+	// AnnounceHost, when set, names the proxy in every URL (config proxy.turn_host).
+	AnnounceHost string
 }
 
 // ServerOptions are what NewServer needs besides the configuration.
@@ -203,6 +205,9 @@ func (s *Server) URLs() []string {
 			if s.cfg.Host != "" {
 				h = s.cfg.Host
 			}
+		}
+		if s.cfg.AnnounceHost != "" {
+			h = s.cfg.AnnounceHost
 		}
 		return net.JoinHostPort(h, strconv.Itoa(int(ap.Port())))
 	}

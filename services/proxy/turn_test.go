@@ -367,3 +367,19 @@ func portOf(a net.Addr) string {
 	_, p, _ := net.SplitHostPort(a.String())
 	return p
 }
+
+// TestURLsAnnounceHost: with proxy.turn_host set every URL names the proxy by that host, so a
+// client behind a port forward (a room in a VM) dials the forward, not the host's loopback.
+func TestURLsAnnounceHost(t *testing.T) {
+	f := newFixture(t, 0)
+	f.srv.cfg.AnnounceHost = "portal.stoa.test"
+	got := f.srv.URLs()
+	want := []string{
+		"turn:portal.stoa.test:" + portOf(f.srv.UDPAddr()) + "?transport=udp",
+		"turn:portal.stoa.test:" + portOf(f.srv.TCPAddr()) + "?transport=tcp",
+		"turns:portal.stoa.test:" + portOf(f.srv.TLSAddr()) + "?transport=tcp",
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("URLs = %q, want %q", got, want)
+	}
+}

@@ -102,7 +102,7 @@ func run(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	pc := cfg.Proxy
 	runProxy := func(ctx context.Context, cc component.Config, ln net.Listener, log *slog.Logger) error {
 		return proxy.RunWith(ctx, cc, proxy.Options{TURN: proxy.TURNConfig{UDPAddr: pc.TURNUDPAddr, TCPAddr: pc.TURNTCPAddr,
-			TLSAddr: pc.TURNTLSAddr, RelayIP: pc.RelayIP, MaxAllocationsPerUser: pc.MaxAllocationsPerUser}}, ln, log)
+			TLSAddr: pc.TURNTLSAddr, RelayIP: pc.RelayIP, MaxAllocationsPerUser: pc.MaxAllocationsPerUser, AnnounceHost: pc.TURNHost}}, ln, log)
 	}
 	rc := cfg.Router
 	runRouter := func(ctx context.Context, cc component.Config, ln net.Listener, log *slog.Logger) error {
