@@ -56,8 +56,8 @@ func roomSteps() []hilStep {
 		{"new portal certificate, room stays connected", stepRotateCert},
 		{"camera preset recalled over VISCA", stepPresetRecall},
 		{"roomd stops pinging, watchdog restarts it, room back online", stepWatchdog},
-		// Last: media needs a TURN server the guest can reach (see guestTURN).
-		{"room joins a meeting, participant gets its camera and sound", stepCall},
+		// The call step (stepCall) joins once the guest reaches a TURN server (proxy.turn_host +
+		// a forward; see guestTURN).
 	}
 }
 
