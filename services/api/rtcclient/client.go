@@ -92,6 +92,10 @@ type Client struct {
 	pendingRemote []webrtc.ICECandidateInit
 }
 
+// failedGrace is how long a failed peer connection waits for the router's reason before the
+// client ends the session itself.
+const failedGrace = time.Second
+
 // ErrClosed is the Err of a client closed by its owner.
 var ErrClosed = errors.New("rtcclient: closed")
 
@@ -215,8 +219,18 @@ func (c *Client) newPeerConnection() (*webrtc.PeerConnection, error) {
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		c.log.Debug("rtcclient connection state", "state", s.String())
 		if s == webrtc.PeerConnectionStateFailed {
-			// Not inline: Close from inside a pion callback can wait on that callback.
-			go c.shutdown(errors.New("rtcclient: peer connection failed"))
+			// Not inline: Close from inside a pion callback can wait on that callback. The
+			// router may be about to say why (a Secured meeting refusing the SRTP profile fails
+			// DTLS on both sides at once): give its message a moment to arrive first.
+			go func() {
+				t := time.NewTimer(failedGrace)
+				defer t.Stop()
+				select {
+				case <-c.done:
+				case <-t.C:
+				}
+				c.shutdown(errors.New("rtcclient: peer connection failed"))
+			}()
 		}
 	})
 	return pc, nil
