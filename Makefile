@@ -77,9 +77,14 @@ clean:
 BOARD ?= qemu-x86_64
 CONFIG ?=
 ROOMD ?=
-.PHONY: image qemu flash
+.PHONY: image qemu flash update-bundle
 image:
 	$(GO) run ./rootfs/cmd/stoa-image --board $(BOARD) --version $(VERSION) --out out $(if $(CONFIG),--config $(CONFIG)) $(if $(ROOMD),--roomd $(ROOMD))
+
+## update-bundle: a signed A/B update bundle out/stoa-room-<board>-<version>.bundle for rooms
+## flashed with an image from this machine (same signing key: ~/.cache/stoa-image/update-signing.key).
+update-bundle:
+	$(GO) run ./rootfs/cmd/stoa-image --bundle --board $(BOARD) --version $(VERSION) --out out $(if $(ROOMD),--roomd $(ROOMD))
 
 ## qemu: build the qemu-x86_64 image and boot it wired to a local `make run` stack's
 ## portal (guest portal.stoa.test → host); console on stdout, QMP/serial sockets in var/qemu.

@@ -22,12 +22,15 @@ var commonPackages = []string{
 	"e2fsprogs", "iproute2", "ca-certificates",
 }
 
-// boards lists the boards the tool builds. qemu-x86_64 and pc share the amd64 kernel and
+// boards lists the boards the tool builds. systemd-boot (the package, beside the EFI binary)
+// brings systemd-bless-boot: it marks a boot-counted entry good once boot-complete.target is
+// reached, which is how an A/B update is kept (rootfs/update).
+// qemu-x86_64 and pc share the amd64 kernel and
 // systemd-boot on UEFI (OVMF under QEMU): one boot path for both, with boot counting for A/B.
 var boards = map[string]Board{
 	"qemu-x86_64": {
 		Name: "qemu-x86_64", Arch: "amd64",
-		Packages: []string{"linux-image-amd64", "systemd-boot-efi"},
+		Packages: []string{"linux-image-amd64", "systemd-boot-efi", "systemd-boot"},
 		EFIName:  "BOOTX64.EFI", SDBoot: "usr/lib/systemd/boot/efi/systemd-bootx64.efi",
 		// i2c-i801 (q35's SMBus) would take i2c-0, where the board expects i2c-stub's sensor.
 		// The screen belongs to roomd (DRM): the console is the serial port only.
@@ -35,7 +38,7 @@ var boards = map[string]Board{
 	},
 	"pc": {
 		Name: "pc", Arch: "amd64",
-		Packages: []string{"linux-image-amd64", "systemd-boot-efi", "firmware-linux-free"},
+		Packages: []string{"linux-image-amd64", "systemd-boot-efi", "systemd-boot", "firmware-linux-free"},
 		EFIName:  "BOOTX64.EFI", SDBoot: "usr/lib/systemd/boot/efi/systemd-bootx64.efi",
 		Cmdline: "console=tty0",
 	},

@@ -33,6 +33,7 @@ type Config struct {
 	Roomd      string // optional prebuilt roomd; default: built from RepoRoot
 	RoomdBoard string // roomd --board; default Board (sim: the image without roomd's hardware drivers)
 	Quick      bool   // test builds: no .zst copy and no SHA256SUMS
+	UpdateKey  string // Ed25519 key signing update bundles; default <CacheDir>/update-signing.key
 	Out        io.Writer
 	Now        func() time.Time
 }
@@ -71,52 +72,12 @@ const (
 
 // Run builds the image.
 func Run(ctx context.Context, c Config) (Result, error) {
-	if c.Out == nil {
-		c.Out = io.Discard
-	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	if c.CacheDir == "" {
-		c.CacheDir = DefaultCacheDir()
-	}
-	if c.Mirror == "" {
-		c.Mirror = DefaultMirror
-	}
-	if c.OutDir == "" {
-		c.OutDir = "out"
-	}
-	if c.RepoRoot == "" {
-		c.RepoRoot = "."
-	}
-	if c.Version == "" || strings.ContainsAny(c.Version, "/ \t\n") {
-		return Result{}, fmt.Errorf("image: version %q must be non-empty without slashes or spaces", c.Version)
-	}
-	b, err := LookupBoard(c.Board)
+	b, site, err := c.fill()
 	if err != nil {
-		return Result{}, fmt.Errorf("image: %w", err)
-	}
-	if err := CheckHostTools(); err != nil {
-		return Result{}, fmt.Errorf("image: %w", err)
-	}
-	site := siteconfig.Default()
-	if c.SiteConfig != "" {
-		f, err := os.Open(c.SiteConfig)
-		if err != nil {
-			return Result{}, fmt.Errorf("image: site config: %w", err)
-		}
-		site, err = siteconfig.Decode(f)
-		f.Close()
-		if err != nil {
-			return Result{}, fmt.Errorf("image: %s: %w", c.SiteConfig, err)
-		}
+		return Result{}, err
 	}
 
 	p := newProgress(c.Out, c.Now)
-	base, err := ensureBase(ctx, c, b, p)
-	if err != nil {
-		return Result{}, fmt.Errorf("image: %w", err)
-	}
 	if err := os.MkdirAll(c.OutDir, 0o755); err != nil {
 		return Result{}, fmt.Errorf("image: create out dir: %w", err)
 	}
@@ -125,37 +86,11 @@ func Run(ctx context.Context, c Config) (Result, error) {
 		return Result{}, fmt.Errorf("image: work dir: %w", err)
 	}
 	defer os.RemoveAll(work)
-
-	if c.Roomd != "" {
-		p.Step("build stoa-config (roomd: prebuilt %s)", c.Roomd)
-	} else {
-		p.Step("build roomd (cgo, static_codecs) and stoa-config")
-	}
-	roomd, stoaConfig, err := buildBinaries(ctx, c, b, work)
+	root, rootBytes, l, err := prepareRoot(ctx, c, b, p, work)
 	if err != nil {
 		return Result{}, fmt.Errorf("image: %w", err)
 	}
-
-	p.Step("root file system: base tree (unpacked once, hard-linked per build)")
-	tree, err := ensureTree(ctx, base)
-	if err != nil {
-		return Result{}, fmt.Errorf("image: %w", err)
-	}
-	root := filepath.Join(work, "root")
-	if err := linkTree(ctx, tree, root); err != nil {
-		return Result{}, fmt.Errorf("image: %w", err)
-	}
-	rootBytes, err := treeSize(root)
-	if err != nil {
-		return Result{}, fmt.Errorf("image: %w", err)
-	}
-	rootMiB := max(int64(minRootMiB), (rootBytes*13/10)/mib+64)
-	l := newLayout(espMiB, rootMiB, dataMiB)
-
-	p.Step("root file system: overlay, units, binaries")
-	if err := customize(root, c, b, l, roomd, stoaConfig); err != nil {
-		return Result{}, fmt.Errorf("image: %w", err)
-	}
+	rootMiB := l.RootA.Size / mib
 
 	res := Result{Image: filepath.Join(c.OutDir, ImageName(b.Name, c.Version)), RootBytes: rootBytes, ImageBytes: l.Total}
 	partial := res.Image + ".partial"
@@ -207,6 +142,97 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	return res, nil
 }
 
+// prepareRoot makes the room's root file system in work/root: the cached base, the overlay,
+// units and binaries. The layout's slots are sized for it.
+func prepareRoot(ctx context.Context, c Config, b Board, p *progress, work string) (root string, rootBytes int64, l layout, err error) {
+	base, err := ensureBase(ctx, c, b, p)
+	if err != nil {
+		return "", 0, layout{}, err
+	}
+
+	if c.Roomd != "" {
+		p.Step("build stoa-config (roomd: prebuilt %s)", c.Roomd)
+	} else {
+		p.Step("build roomd (cgo, static_codecs) and stoa-config")
+	}
+	roomd, stoaConfig, err := buildBinaries(ctx, c, b, work)
+	if err != nil {
+		return "", 0, layout{}, err
+	}
+
+	p.Step("root file system: base tree (unpacked once, hard-linked per build)")
+	tree, err := ensureTree(ctx, base)
+	if err != nil {
+		return "", 0, layout{}, err
+	}
+	root = filepath.Join(work, "root")
+	if err := linkTree(ctx, tree, root); err != nil {
+		return "", 0, layout{}, err
+	}
+	rootBytes, err = treeSize(root)
+	if err != nil {
+		return "", 0, layout{}, err
+	}
+	rootMiB := max(int64(minRootMiB), (rootBytes*13/10)/mib+64)
+	l = newLayout(espMiB, rootMiB, dataMiB)
+
+	p.Step("root file system: overlay, units, binaries")
+	if err := customize(root, c, b, l, roomd, stoaConfig); err != nil {
+		return "", 0, layout{}, err
+	}
+
+	return root, rootBytes, l, nil
+}
+
+// fill sets Config's defaults and checks it: the board, host tools and site configuration.
+func (c *Config) fill() (Board, siteconfig.Site, error) {
+	if c.Out == nil {
+		c.Out = io.Discard
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.CacheDir == "" {
+		c.CacheDir = DefaultCacheDir()
+	}
+	if c.Mirror == "" {
+		c.Mirror = DefaultMirror
+	}
+	if c.OutDir == "" {
+		c.OutDir = "out"
+	}
+	if c.RepoRoot == "" {
+		c.RepoRoot = "."
+	}
+	if c.Version == "" || strings.ContainsAny(c.Version, "/ \t\n") {
+		return Board{}, siteconfig.Site{}, fmt.Errorf("image: version %q must be non-empty without slashes or spaces", c.Version)
+	}
+	if c.UpdateKey == "" {
+		c.UpdateKey = filepath.Join(c.CacheDir, "update-signing.key")
+	}
+	b, err := LookupBoard(c.Board)
+	if err != nil {
+		return Board{}, siteconfig.Site{}, fmt.Errorf("image: %w", err)
+	}
+	if err := CheckHostTools(); err != nil {
+		return Board{}, siteconfig.Site{}, fmt.Errorf("image: %w", err)
+	}
+	site := siteconfig.Default()
+	if c.SiteConfig != "" {
+		f, err := os.Open(c.SiteConfig)
+		if err != nil {
+			return Board{}, siteconfig.Site{}, fmt.Errorf("image: site config: %w", err)
+		}
+		site, err = siteconfig.Decode(f)
+		f.Close()
+		if err != nil {
+			return Board{}, siteconfig.Site{}, fmt.Errorf("image: %s: %w", c.SiteConfig, err)
+		}
+	}
+
+	return b, site, nil
+}
+
 // buildBinaries compiles roomd (cgo: codecs, V4L2, ALSA) with static codec archives, and
 // the pure-Go stoa-config.
 func buildBinaries(ctx context.Context, c Config, b Board, work string) (roomd, stoaConfig string, err error) {
@@ -217,6 +243,7 @@ func buildBinaries(ctx context.Context, c Config, b Board, work string) (roomd, 
 	}{
 		{roomd, "./firmware/cmd/roomd", "1", []string{"static_codecs"}},
 		{stoaConfig, "./rootfs/cmd/stoa-config", "0", nil},
+		{filepath.Join(work, "stoa-update"), "./rootfs/cmd/stoa-update", "0", nil},
 	}
 	if c.Roomd != "" {
 		roomd, builds = c.Roomd, builds[1:]

@@ -69,16 +69,18 @@ func (l layout) sfdiskScript() string {
 }
 
 // fstab mounts the data and boot partitions; the root stays read-only (no entry: the kernel
-// command line says ro), scratch space is tmpfs, logs go to the data partition.
+// command line says ro), scratch space is tmpfs, logs go to the data partition. Partitions are
+// named by GPT partition name, not UUID: an update bundle's root (rootfs/update) is built
+// apart from the disk it lands on and must find that disk's partitions.
 func (l layout) fstab() string {
 	return fmt.Sprintf(`# Stoa room: read-only root (A or B, from the kernel command line).
-PARTUUID=%s  /data  ext4  noatime,x-systemd.growfs  0 2
-PARTUUID=%s  /efi   vfat  umask=0077,noatime,nofail  0 0
+PARTLABEL=%s  /data  ext4  noatime,x-systemd.growfs  0 2
+PARTLABEL=%s  /efi   vfat  umask=0077,noatime,nofail  0 0
 /data/log  /var/log  none  bind,x-systemd.requires-mounts-for=/data  0 0
 tmpfs  /tmp              tmpfs  mode=1777,nosuid,nodev  0 0
 tmpfs  /var/tmp          tmpfs  mode=1777,nosuid,nodev  0 0
 tmpfs  /var/lib/systemd  tmpfs  mode=0755,nosuid,nodev  0 0
-`, l.Data.UUID, l.ESP.UUID)
+`, l.Data.Name, l.ESP.Name)
 }
 
 // createDisk creates path at the full size (sparse) with the partition table.

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/stoa-rooms/stoa/rootfs/update"
 )
 
 // makeESP builds the boot partition: systemd-boot as the removable-media loader (no NVRAM
@@ -24,9 +26,10 @@ func makeESP(ctx context.Context, root string, b Board, l layout, version, work,
 		"stoa-a/initrd.img":     initrds[0],
 	}
 	texts := map[string]string{
-		"loader/loader.conf": "timeout 0\neditor no\ndefault stoa-a.conf\n",
-		"loader/entries/stoa-a.conf": fmt.Sprintf("title Stoa room %s (slot A)\nversion %s\nlinux /stoa-a/vmlinuz\ninitrd /stoa-a/initrd.img\noptions %s\n",
-			version, version, cmdline(b, l.RootA)),
+		// No default: systemd-boot boots the first entry in its order, the newest install
+		// that has tries left (rootfs/update: EntryText).
+		"loader/loader.conf":         "timeout 0\neditor no\n",
+		"loader/entries/stoa-a.conf": update.EntryText("a", 1, version, l.RootA.UUID, bootArgs(b)),
 	}
 	for rel, text := range texts {
 		p := filepath.Join(stage, rel)
@@ -72,9 +75,10 @@ func makeESP(ctx context.Context, root string, b Board, l layout, version, work,
 	return nil
 }
 
-// cmdline is the kernel command line for a slot: read-only root by PARTUUID.
-func cmdline(b Board, root part) string {
-	return strings.Join([]string{"root=PARTUUID=" + root.UUID, "ro", "rootwait", "panic=10", "loglevel=4", b.Cmdline}, " ")
+// bootArgs is the kernel command line but for root= and stoa.slot=, which the entry of each
+// slot adds (update.EntryText): read-only root, reboot on panic, the board's console.
+func bootArgs(b Board) string {
+	return strings.Join([]string{"ro", "rootwait", "panic=10", "loglevel=4", b.Cmdline}, " ")
 }
 
 func sortByDepth(dirs []string) {

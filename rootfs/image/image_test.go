@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stoa-rooms/stoa/rootfs/update"
 )
 
 func TestLayout(t *testing.T) {
@@ -41,13 +43,13 @@ func TestLayout(t *testing.T) {
 		}
 	}
 	fstab := l.fstab()
-	for _, want := range []string{"PARTUUID=" + l.Data.UUID + "  /data", "x-systemd.growfs", "/var/log  none  bind", "tmpfs  /tmp"} {
+	for _, want := range []string{"PARTLABEL=data  /data", "PARTLABEL=boot  /efi", "x-systemd.growfs", "/var/log  none  bind", "tmpfs  /tmp"} {
 		if !strings.Contains(fstab, want) {
 			t.Errorf("fstab lacks %q:\n%s", want, fstab)
 		}
 	}
-	if c := cmdline(boards["qemu-x86_64"], l.RootA); !strings.Contains(c, "root=PARTUUID="+l.RootA.UUID+" ro ") {
-		t.Errorf("cmdline %q does not mount slot A read-only", c)
+	if c := update.EntryText("a", 1, "v1", l.RootA.UUID, bootArgs(boards["qemu-x86_64"])); !strings.Contains(c, "options root=PARTUUID="+l.RootA.UUID+" stoa.slot=a ro ") {
+		t.Errorf("entry %q does not mount slot A read-only", c)
 	}
 }
 

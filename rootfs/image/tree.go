@@ -135,7 +135,8 @@ func customize(root string, c Config, b Board, l layout, roomd, stoaConfig strin
 	if err := copyOverlay(root, b.Name); err != nil {
 		return err
 	}
-	for _, f := range []struct{ src, dst string }{{roomd, "usr/bin/roomd"}, {stoaConfig, "usr/bin/stoa-config"}} {
+	stoaUpdate := filepath.Join(filepath.Dir(stoaConfig), "stoa-update") // buildBinaries puts it beside stoa-config
+	for _, f := range []struct{ src, dst string }{{roomd, "usr/bin/roomd"}, {stoaConfig, "usr/bin/stoa-config"}, {stoaUpdate, "usr/bin/stoa-update"}} {
 		data, err := os.ReadFile(f.src)
 		if err != nil {
 			return fmt.Errorf("install %s: %w", f.dst, err)
@@ -206,6 +207,9 @@ func customize(root string, c Config, b Board, l layout, roomd, stoaConfig strin
 			return fmt.Errorf("link unit %s: %w", rel, err)
 		}
 	}
+	if err := customizeUpdate(root, c); err != nil {
+		return err
+	}
 	return checkLibs(root, filepath.Join(root, "usr/bin/roomd"))
 }
 
@@ -255,6 +259,9 @@ func lockRoot(shadow string) error {
 // checkLibs fails when bin needs a shared library the image lacks (for example a codec
 // linked dynamically on the host instead of with the static_codecs tag).
 func checkLibs(root, bin string) error {
+	if head, err := os.ReadFile(bin); err == nil && strings.HasPrefix(string(head), "#!") {
+		return nil // a script standing in for roomd (the HIL test's never-healthy update)
+	}
 	f, err := elf.Open(bin)
 	if err != nil {
 		return fmt.Errorf("read roomd: %w", err)

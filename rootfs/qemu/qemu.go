@@ -96,6 +96,8 @@ func Args(o Options, overlay, vars string) ([]string, *VM) {
 		"-drive", "if=virtio,format=qcow2,file=" + overlay,
 		"-vga", "std", "-display", display,
 		"-device", "i6300esb", "-action", "watchdog=reset",
+		// A USB controller for update sticks plugged in through QMP (PlugStick).
+		"-device", "qemu-xhci,id=xhci",
 		"-netdev", netdev, "-device", "virtio-net-pci,netdev=n0",
 		"-qmp", "unix:" + vm.QMPSocket + ",server=on,wait=off",
 		"-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",

@@ -40,7 +40,7 @@ func TestArgs(t *testing.T) {
 		Forwards: []Forward{{Guest: GuestPortal + ":443", Host: "127.0.0.1:8443"}}}, "/tmp/x/disk.qcow2", "/tmp/x/vars.fd")
 	joined := strings.Join(args, " ")
 	for _, want := range []string{
-		"-accel tcg", "-device i6300esb", "-action watchdog=reset", "-nodefaults",
+		"-accel tcg", "-device i6300esb", "-device qemu-xhci,id=xhci", "-action watchdog=reset", "-nodefaults",
 		"user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:443-cmd:env STOA_QEMU_RELAY=127.0.0.1:8443 /bin/relay,,x",
 		"unix:" + vm.QMPSocket + ",server=on,wait=off", "path=" + vm.VISCASocket, "path=" + vm.ControlSocket,
 	} {

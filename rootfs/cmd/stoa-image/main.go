@@ -16,10 +16,14 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cfg, err := parse(os.Args[1:], os.Stderr)
+	cfg, bundle, err := parse(os.Args[1:], os.Stderr)
 	if err == nil {
 		cfg.Out = os.Stdout
-		_, err = image.Run(ctx, cfg)
+		if bundle {
+			_, err = image.BuildBundle(ctx, cfg)
+		} else {
+			_, err = image.Run(ctx, cfg)
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "stoa-image:", err)
@@ -27,7 +31,7 @@ func main() {
 	}
 }
 
-func parse(args []string, stderr io.Writer) (image.Config, error) {
+func parse(args []string, stderr io.Writer) (image.Config, bool, error) {
 	fs := flag.NewFlagSet("stoa-image", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c image.Config
@@ -40,11 +44,13 @@ func parse(args []string, stderr io.Writer) (image.Config, error) {
 	fs.StringVar(&c.Roomd, "roomd", "", "prebuilt roomd binary (default: build ./firmware/cmd/roomd with cgo and static_codecs)")
 	fs.StringVar(&c.RoomdBoard, "roomd-board", "", "roomd --board in the image (default: the board; sim runs without hardware drivers)")
 	fs.BoolVar(&c.Quick, "quick", false, "no .img.zst copy and no SHA256SUMS (test builds)")
+	fs.StringVar(&c.UpdateKey, "update-key", "", "Ed25519 key signing update bundles, made when missing (default: <cache>/update-signing.key); images trust its public half")
+	bundle := fs.Bool("bundle", false, "build a signed A/B update bundle (out/stoa-room-<board>-<version>.bundle) instead of an image")
 	if err := fs.Parse(args); err != nil {
-		return image.Config{}, fmt.Errorf("parse flags: %w", err)
+		return image.Config{}, false, fmt.Errorf("parse flags: %w", err)
 	}
 	if fs.NArg() > 0 {
-		return image.Config{}, fmt.Errorf("parse flags: unexpected argument %q", fs.Arg(0))
+		return image.Config{}, false, fmt.Errorf("parse flags: unexpected argument %q", fs.Arg(0))
 	}
-	return c, nil
+	return c, *bundle, nil
 }
