@@ -30,7 +30,7 @@ var commonPackages = []string{
 var boards = map[string]Board{
 	"qemu-x86_64": {
 		Name: "qemu-x86_64", Arch: "amd64",
-		Packages: []string{"linux-image-amd64", "systemd-boot-efi", "systemd-boot"},
+		Packages: []string{"linux-image-amd64", "systemd-boot-efi", "systemd-boot", "alsa-utils"},
 		EFIName:  "BOOTX64.EFI", SDBoot: "usr/lib/systemd/boot/efi/systemd-bootx64.efi",
 		// i2c-i801 (q35's SMBus) would take i2c-0, where the board expects i2c-stub's sensor.
 		// The screen belongs to roomd (DRM): the console is the serial port only.
