@@ -8,6 +8,7 @@ package call
 
 import (
 	"context"
+	"crypto/ecdh"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/stoa-rooms/stoa/board"
 	"github.com/stoa-rooms/stoa/services/api"
+	"github.com/stoa-rooms/stoa/services/api/e2ee"
 	"github.com/stoa-rooms/stoa/services/api/rtcclient"
 )
 
@@ -52,6 +54,10 @@ type Screen interface {
 type Options struct {
 	// Join is what the portal's POST /api/v1/room/join answered.
 	Join api.MeetingJoinResponse
+	// E2EEKey is the private half of the key sent in the join request (RoomJoinRequest.E2EEKey,
+	// see GenerateE2EEKey). A secured join answer (Join.Secured) needs it: the call then
+	// encrypts and decrypts all media end to end (e2ee.go). Unused otherwise.
+	E2EEKey *ecdh.PrivateKey
 	// Meeting is the meeting's name or ID shown on screen and in State.
 	Meeting string
 	// TLS verifies the signaling server (the portal bundle's roots).
@@ -97,7 +103,9 @@ type State struct {
 	CameraMuted  bool          `json:"camera_muted"`
 	Volume       int           `json:"volume"`
 	Layout       string        `json:"layout"`
-	Error        string        `json:"error,omitempty"`
+	// E2EE is true while media is end-to-end encrypted (a secured meeting).
+	E2EE  bool   `json:"e2ee,omitempty"`
+	Error string `json:"error,omitempty"`
 }
 
 // Call is one conference the room is in.
@@ -105,10 +113,13 @@ type Call struct {
 	o      Options
 	log    *slog.Logger
 	client *rtcclient.Client
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	done   chan struct{}
+	// sess seals our frames and opens the others' (nil unless the meeting is secured).
+	sess        *e2ee.Session
+	undecrypted atomic.Int64
+	ctx         context.Context
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	done        chan struct{}
 
 	micMuted, camMuted atomic.Bool
 	volume             atomic.Int32
@@ -171,13 +182,18 @@ func Start(ctx context.Context, o Options) (*Call, error) {
 	c.camMuted.Store(o.CameraMuted)
 	c.volume.Store(int32(clampVolume(o.Volume)))
 	c.layout.Store(normLayout(o.Layout))
+	sess, err := newSession(o)
+	if err != nil {
+		return nil, fmt.Errorf("start call: %w", err)
+	}
+	c.sess = sess
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.wg.Add(1)
 	go c.notifyLoop()
 
 	client, err := rtcclient.Dial(ctx, rtcclient.Options{
 		SignalURL: o.Join.SignalURL, Token: o.Join.Token, TLS: o.TLS, ICEServers: o.Join.ICEServers,
-		SettingEngine: o.SettingEngine, OnSignal: c.onSignal, Log: o.Log,
+		SettingEngine: o.SettingEngine, OnSignal: c.onSignal, Log: o.Log, E2EE: sess,
 	})
 	if err != nil {
 		c.fail(fmt.Errorf("start call: %w", err))
@@ -370,7 +386,7 @@ func (c *Call) RequestKeyframe() {
 func (c *Call) State() State {
 	c.mu.Lock()
 	st := State{Meeting: c.o.Meeting, State: c.state, MicMuted: c.micMuted.Load(), CameraMuted: c.camMuted.Load(),
-		Volume: int(c.volume.Load()), Layout: c.layout.Load().(string)}
+		Volume: int(c.volume.Load()), Layout: c.layout.Load().(string), E2EE: c.sess != nil}
 	if c.err != nil {
 		st.Error = c.err.Error()
 	}

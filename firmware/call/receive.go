@@ -12,6 +12,7 @@ import (
 
 	"github.com/stoa-rooms/stoa/board"
 	"github.com/stoa-rooms/stoa/firmware/media"
+	"github.com/stoa-rooms/stoa/services/api/e2ee"
 )
 
 // remotePicture is the latest decoded picture of one participant.
@@ -81,7 +82,13 @@ func (c *Call) receiveAudio(tr *webrtc.TrackRemote, participant string) {
 		if len(pkt.Payload) == 0 {
 			continue
 		}
-		n, err := dec.Decode(pkt.Payload, buf)
+		// One Opus frame per packet: the SFrame is the whole payload.
+		payload, err := c.open(participant, e2ee.CodecOpus, pkt.Payload)
+		if err != nil {
+			c.log.Debug("remote audio: decrypt", "from", participant, "err", err)
+			continue
+		}
+		n, err := dec.Decode(payload, buf)
 		if err != nil {
 			c.log.Debug("remote audio: decode", "from", participant, "err", err)
 			continue
@@ -136,8 +143,16 @@ func (c *Call) receiveVideo(tr *webrtc.TrackRemote, participant string) {
 		}
 		sb.Push(pkt)
 		for s := sb.Pop(); s != nil; s = sb.Pop() {
+			data, err := c.open(participant, e2ee.CodecVP8, s.Data)
+			if err != nil {
+				// Most likely the sender's key has not arrived yet (or it rotated): the
+				// frames before the key cannot be decoded, so resync from a new keyframe.
+				c.log.Debug("remote video: decrypt", "from", participant, "err", err)
+				c.askKeyframe(tr)
+				continue
+			}
 			select {
-			case frames <- s.Data:
+			case frames <- data:
 			default:
 				// The decoder is behind: drop, and ask for a keyframe to resync cleanly.
 				c.askKeyframe(tr)

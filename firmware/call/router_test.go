@@ -26,11 +26,21 @@ type testRouter struct {
 
 func startRouter(t testing.TB) *testRouter {
 	t.Helper()
+	return startRouterWith(t, nil)
+}
+
+// startRouterWith is startRouter with the router's options adjusted by opt (nil: none).
+func startRouterWith(t testing.TB, opt func(*router.Options)) *testRouter {
+	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sfu := router.New(router.Options{ID: "router-1", TokenKey: func() ed25519.PublicKey { return pub }})
+	o := router.Options{ID: "router-1", TokenKey: func() ed25519.PublicKey { return pub }}
+	if opt != nil {
+		opt(&o)
+	}
+	sfu := router.New(o)
 	mux := http.NewServeMux()
 	mux.Handle("GET /rtc", sfu.Handler())
 	srv := httptest.NewServer(mux)
@@ -41,15 +51,26 @@ func startRouter(t testing.TB) *testRouter {
 // join is what the portal's join API would answer for name of kind.
 func (r *testRouter) join(t testing.TB, name, kind string) api.MeetingJoinResponse {
 	t.Helper()
+	return r.joinE2EE(t, name, kind, "")
+}
+
+// joinE2EE is the secured join answer for a participant declaring the e2ee public key pub (in
+// its token, with the portal's token key to verify the others' keys); "" is a plain join.
+func (r *testRouter) joinE2EE(t testing.TB, name, kind, pub string) api.MeetingJoinResponse {
+	t.Helper()
 	now := time.Now()
 	id := fmt.Sprintf("p%d", r.n.Add(1))
 	tok, err := token.Sign(token.Claims{
 		Meeting: "1234567890", Participant: id, Name: name, Kind: kind,
 		Perms: []string{token.PermPublish, token.PermSubscribe}, Router: "router-1",
-		IssuedAt: now.Unix(), Expires: now.Add(time.Minute).Unix(), Nonce: id + "-nonce",
+		IssuedAt: now.Unix(), Expires: now.Add(time.Minute).Unix(), Nonce: id + "-nonce", E2EEKey: pub,
 	}, r.priv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return api.MeetingJoinResponse{Token: tok, SignalURL: r.url, ParticipantID: id, RouterID: "router-1"}
+	resp := api.MeetingJoinResponse{Token: tok, SignalURL: r.url, ParticipantID: id, RouterID: "router-1"}
+	if pub != "" {
+		resp.Secured, resp.TokenKey = true, r.priv.Public().(ed25519.PublicKey)
+	}
+	return resp
 }

@@ -68,7 +68,7 @@ func newAudioSender(c *Call, pc *webrtc.PeerConnection) (*audioSender, error) {
 		a.close()
 		return nil, err
 	}
-	if a.track, err = newOpusTrack(c.client.ID()); err != nil {
+	if a.track, err = newOpusTrack(c.client.ID(), c.sess); err != nil {
 		a.close()
 		return nil, err
 	}

@@ -71,7 +71,7 @@ func newVideoSender(c *Call, pc *webrtc.PeerConnection) (*videoSender, error) {
 		if w < 16 || h < 16 {
 			break
 		}
-		tr, err := newVP8Layer(c.client.ID(), rids[i])
+		tr, err := newVP8Layer(c.client.ID(), rids[i], c.sess)
 		if err != nil {
 			v.close()
 			return nil, err

@@ -10,6 +10,7 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/stoa-rooms/stoa/services/api/e2ee"
 	"github.com/stoa-rooms/stoa/services/api/rtcclient"
 )
 
@@ -23,6 +24,10 @@ type rtpTrack struct {
 	*webrtc.TrackLocalStaticRTP
 	payloader rtp.Payloader
 	clockRate uint32
+	// sess seals every frame with SFrame before packetization (nil: plain); codec tells it
+	// which prefix must stay readable to the router (VP8 payload header).
+	sess  *e2ee.Session
+	codec e2ee.Codec
 
 	mu          sync.Mutex
 	midID       uint8
@@ -33,22 +38,24 @@ type rtpTrack struct {
 	ssrc        webrtc.SSRC
 }
 
-func newVP8Layer(streamID, rid string) (*rtpTrack, error) {
+func newVP8Layer(streamID, rid string, sess *e2ee.Session) (*rtpTrack, error) {
 	t, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000},
 		VideoTrackID, streamID, webrtc.WithRTPStreamID(rid))
 	if err != nil {
 		return nil, fmt.Errorf("video layer %s: %w", rid, err)
 	}
-	return &rtpTrack{TrackLocalStaticRTP: t, payloader: &codecs.VP8Payloader{EnablePictureID: true}, clockRate: 90000}, nil
+	return &rtpTrack{TrackLocalStaticRTP: t, payloader: &codecs.VP8Payloader{EnablePictureID: true}, clockRate: 90000,
+		sess: sess, codec: e2ee.CodecVP8}, nil
 }
 
-func newOpusTrack(streamID string) (*rtpTrack, error) {
+func newOpusTrack(streamID string, sess *e2ee.Session) (*rtpTrack, error) {
 	t, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2},
 		AudioTrackID, streamID)
 	if err != nil {
 		return nil, fmt.Errorf("audio track: %w", err)
 	}
-	return &rtpTrack{TrackLocalStaticRTP: t, payloader: &codecs.OpusPayloader{}, clockRate: 48000}, nil
+	return &rtpTrack{TrackLocalStaticRTP: t, payloader: &codecs.OpusPayloader{}, clockRate: 48000,
+		sess: sess, codec: e2ee.CodecOpus}, nil
 }
 
 // Bind records the negotiated header extension IDs and the SSRC.
@@ -98,6 +105,13 @@ func (t *rtpTrack) writeFrame(frame []byte, d time.Duration, level int) error {
 	t.mu.Unlock()
 	if pz == nil {
 		return nil
+	}
+	if t.sess != nil {
+		sealed, err := t.sess.EncryptFrame(t.codec, frame)
+		if err != nil {
+			return fmt.Errorf("seal frame: %w", err)
+		}
+		frame = sealed
 	}
 	mid := ""
 	if tr != nil {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -135,6 +136,10 @@ func TestAgentPairsManagesAndIsUnpaired(t *testing.T) {
 		st, ok := p.status("room1")
 		return ok && st.BundleVersion == 1 && st.PortalHTTPSTrusted && st.Firmware == "test-1"
 	})
+	// The firmware's capabilities (e2ee with cgo, capabilities.go) reach the portal.
+	if st, _ := p.status("room1"); !slices.Equal(st.Capabilities, capabilities()) {
+		t.Fatalf("status capabilities %q, want %q", st.Capabilities, capabilities())
+	}
 
 	// A pushed newer bundle is stored and acknowledged by the next poll.
 	p.mu.Lock()

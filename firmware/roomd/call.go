@@ -4,6 +4,7 @@ package roomd
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/stoa-rooms/stoa/firmware/call"
 	"github.com/stoa-rooms/stoa/services/api"
+	"github.com/stoa-rooms/stoa/services/api/e2ee"
 )
 
 // JoinMeeting asks the portal, over the paired room's management channel (mutual TLS), to join
@@ -27,7 +29,16 @@ func (a *Agent) JoinMeeting(ctx context.Context, meetingID, pin string, o call.O
 	if err != nil {
 		return nil, fmt.Errorf("join meeting: %w", err)
 	}
-	ans, err := postJSON(ctx, ch.client, ch.base+"/api/v1/room/join", api.RoomJoinRequest{MeetingID: meetingID, PIN: pin})
+	// A fresh end-to-end encryption key per call, always declared: the portal binds it into
+	// the room's signed token, and the call uses it when the answer says the meeting is
+	// secured (the Secured option). Its private half never leaves this process.
+	if o.E2EEKey == nil {
+		if o.E2EEKey, err = call.GenerateE2EEKey(); err != nil {
+			return nil, fmt.Errorf("join meeting: %w", err)
+		}
+	}
+	req := api.RoomJoinRequest{MeetingID: meetingID, PIN: pin, E2EEKey: e2ee.EncodePublicKey(o.E2EEKey.PublicKey())}
+	ans, err := postJSON(ctx, ch.client, ch.base+"/api/v1/room/join", req)
 	if err != nil {
 		return nil, fmt.Errorf("join meeting: %w", err)
 	}
@@ -71,6 +82,8 @@ func DecodeJoinAnswer(b []byte) (api.MeetingJoinResponse, error) {
 		return api.MeetingJoinResponse{}, errors.New("decode join answer: no token")
 	case !hasScheme(jr.SignalURL, "wss://") && !hasScheme(jr.SignalURL, "ws://"):
 		return api.MeetingJoinResponse{}, fmt.Errorf("decode join answer: signal_url %q is not a ws(s):// URL", truncate(jr.SignalURL, 80))
+	case len(jr.TokenKey) != 0 && len(jr.TokenKey) != ed25519.PublicKeySize:
+		return api.MeetingJoinResponse{}, fmt.Errorf("decode join answer: token_key of %d bytes is not an Ed25519 public key", len(jr.TokenKey))
 	}
 	return jr, nil
 }

@@ -4,10 +4,12 @@ package roomd
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stoa-rooms/stoa/firmware/call"
+	"github.com/stoa-rooms/stoa/services/api"
 )
 
 func TestJoinMeetingNotPaired(t *testing.T) {
@@ -18,12 +20,22 @@ func TestJoinMeetingNotPaired(t *testing.T) {
 	}
 }
 
+// TestCapabilitiesE2EE: a roomd that makes calls declares end-to-end encryption, which the
+// portal's Secured option requires of every room.
+func TestCapabilitiesE2EE(t *testing.T) {
+	if !slices.Contains(capabilities(), api.CapabilityE2EE) {
+		t.Fatalf("capabilities %q lack %q", capabilities(), api.CapabilityE2EE)
+	}
+}
+
 func TestDecodeJoinAnswer(t *testing.T) {
 	for _, tc := range []struct {
 		name, body, wantErr string
 	}{
 		{"ok", `{"token":"t","signal_url":"wss://portal:443/api/v1/rtc/r1","participant_id":"p","router_id":"r1","ice_servers":[]}`, ""},
 		{"ws in tests", `{"token":"t","signal_url":"ws://127.0.0.1:1/rtc","participant_id":"p","router_id":"r","ice_servers":null}`, ""},
+		{"secured", `{"token":"t","signal_url":"wss://x/rtc","participant_id":"p","router_id":"r","ice_servers":[],"secured":true,"token_key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}`, ""},
+		{"token key not ed25519", `{"token":"t","signal_url":"wss://x/rtc","secured":true,"token_key":"AAAA"}`, "token_key of 3 bytes"},
 		{"no token", `{"token":"","signal_url":"wss://x/rtc","participant_id":"p","router_id":"r","ice_servers":[]}`, "no token"},
 		{"https url", `{"token":"t","signal_url":"https://x/rtc","participant_id":"p","router_id":"r","ice_servers":[]}`, "not a ws(s)://"},
 		{"unknown field", `{"token":"t","signal_url":"wss://x/rtc","extra":1}`, "unknown field"},

@@ -109,6 +109,7 @@ func (m *manager) cycle(ctx context.Context) error {
 		UptimeSeconds:      int64(m.a.o.Now().Sub(m.a.started) / time.Second),
 		PortalHTTPSTrusted: trusted,
 		PortalHTTPSError:   checkErr,
+		Capabilities:       capabilities(),
 	}
 	st.Panels = m.a.panels.report() // touch panels (panel_hook.go)
 	pctx, cancel := context.WithTimeout(ctx, time.Duration(m.a.o.Config.PollTimeout)+10*time.Second)

@@ -12,8 +12,8 @@ import (
 
 // markJoin sets MeetingJoinResponse.Secured on a room's join answers while the option is on.
 func (o *securedOption) markJoin(join rooms.JoinFunc) rooms.JoinFunc {
-	return func(ctx context.Context, meeting, name, kind string) (api.MeetingJoinResponse, error) {
-		resp, err := join(ctx, meeting, name, kind)
+	return func(ctx context.Context, meeting, name, kind, e2eeKey string) (api.MeetingJoinResponse, error) {
+		resp, err := join(ctx, meeting, name, kind, e2eeKey)
 		if err == nil && o.On() {
 			resp.Secured = true
 		}

@@ -173,7 +173,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	ro := rooms.Options{
 		Store: st, DataDir: o.DataDir, ComponentCA: internalCA, ServedAnchor: s.servedAnchor,
 		Now: o.Now, Log: o.Log.With("component", "rooms"), Audit: s.auth.Audit,
-		Join: s.secured.markJoin(s.meetings.Join), // rooms join meetings over their management channel
+		Join: s.secured.markJoin(s.meetings.JoinE2EE), // rooms join meetings over their management channel
 	}
 	if o.RoomsTuning != nil {
 		o.RoomsTuning(&ro)

@@ -2,7 +2,9 @@
 // glass-to-glass benchmark: it joins through rtcclient, publishes a solid-colour VP8 picture
 // and an Opus tone or other sim.Source (encoded with firmware/media), and decodes what it receives with
 // firmware/media, reading the sim camera's frame counter and capture time (sim.ReadStamp) off
-// every decoded picture and keeping the decoded audio.
+// every decoded picture and keeping the decoded audio. With Options.Client.E2EE set it takes
+// part in end-to-end encryption: it seals what it sends with SFrame and opens what it receives
+// before decoding (frames that do not open are counted, see Undecrypted).
 package calltest
 
 import (
@@ -23,6 +25,7 @@ import (
 
 	"github.com/stoa-rooms/stoa/board/sim"
 	fmedia "github.com/stoa-rooms/stoa/firmware/media"
+	"github.com/stoa-rooms/stoa/services/api/e2ee"
 	"github.com/stoa-rooms/stoa/services/api/rtcclient"
 )
 
@@ -62,9 +65,10 @@ type Participant struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu     sync.Mutex
-	frames map[string][]Frame
-	audio  map[string][]int16
+	mu          sync.Mutex
+	frames      map[string][]Frame
+	audio       map[string][]int16
+	undecrypted map[string]int
 }
 
 // maxKept bounds what is kept per remote (frames; audio samples: 10 s).
@@ -96,7 +100,7 @@ func Join(ctx context.Context, o Options) (*Participant, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	p := &Participant{o: o, frames: map[string][]Frame{}, audio: map[string][]int16{}}
+	p := &Participant{o: o, frames: map[string][]Frame{}, audio: map[string][]int16{}, undecrypted: map[string]int{}}
 	copts := o.Client
 	copts.OnTrack = p.onTrack
 	copts.Log = o.Log
@@ -105,12 +109,12 @@ func Join(ctx context.Context, o Options) (*Participant, error) {
 		return nil, fmt.Errorf("calltest join: %w", err)
 	}
 	p.client = c
-	video, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "camera", c.ID())
+	video, err := rtcclient.NewSampleTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "camera", c.ID(), copts.E2EE)
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("calltest join: %w", err)
 	}
-	audio, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", c.ID())
+	audio, err := rtcclient.NewSampleTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", c.ID(), copts.E2EE)
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("calltest join: %w", err)
@@ -165,7 +169,7 @@ func (p *Participant) Close() error {
 
 // sendVideo encodes and sends the solid picture every 1/FPS (a keyframe every second, as the
 // participant does not read keyframe requests).
-func (p *Participant) sendVideo(ctx context.Context, t *webrtc.TrackLocalStaticSample, enc fmedia.VideoEncoder) {
+func (p *Participant) sendVideo(ctx context.Context, t *rtcclient.SampleTrack, enc fmedia.VideoEncoder) {
 	defer p.wg.Done()
 	defer enc.Close()
 	f := fmedia.NewFrame(p.o.Width, p.o.Height)
@@ -194,7 +198,7 @@ func (p *Participant) sendVideo(ctx context.Context, t *webrtc.TrackLocalStaticS
 }
 
 // sendAudio sends the sound as 20 ms Opus frames.
-func (p *Participant) sendAudio(ctx context.Context, t *webrtc.TrackLocalStaticSample, enc *fmedia.OpusEncoder) {
+func (p *Participant) sendAudio(ctx context.Context, t *rtcclient.SampleTrack, enc *fmedia.OpusEncoder) {
 	defer p.wg.Done()
 	defer enc.Close()
 	pcm := make([]int16, 960)
@@ -244,7 +248,11 @@ func (p *Participant) receiveAudio(tr *webrtc.TrackRemote, from string) {
 		if err != nil {
 			return
 		}
-		n, err := dec.Decode(pkt.Payload, buf)
+		payload, ok := p.open(from, e2ee.CodecOpus, pkt.Payload)
+		if !ok {
+			continue
+		}
+		n, err := dec.Decode(payload, buf)
 		if err != nil {
 			continue
 		}
@@ -276,6 +284,14 @@ func (p *Participant) receiveVideo(tr *webrtc.TrackRemote, from string) {
 		}
 		sb.Push(pkt)
 		for s := sb.Pop(); s != nil; s = sb.Pop() {
+			data, ok := p.open(from, e2ee.CodecVP8, s.Data)
+			if !ok {
+				// No key yet (or rotated): resync from a keyframe sent under the new key.
+				synced = false
+				_ = pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(tr.SSRC())}})
+				continue
+			}
+			s.Data = data
 			key := fmedia.IsVP8Keyframe(s.Data)
 			if !synced && !key {
 				continue
@@ -301,6 +317,29 @@ func (p *Participant) receiveVideo(tr *webrtc.TrackRemote, from string) {
 			p.mu.Unlock()
 		}
 	}
+}
+
+// open decrypts a received frame with the e2ee session (the frame itself without one).
+func (p *Participant) open(from string, c e2ee.Codec, frame []byte) ([]byte, bool) {
+	s := p.o.Client.E2EE
+	if s == nil {
+		return frame, true
+	}
+	out, err := s.DecryptFrame(from, c, frame)
+	if err != nil {
+		p.mu.Lock()
+		p.undecrypted[from]++
+		p.mu.Unlock()
+		return nil, false
+	}
+	return out, true
+}
+
+// Undecrypted is how many frames from participant from did not decrypt.
+func (p *Participant) Undecrypted(from string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.undecrypted[from]
 }
 
 // Frames returns the pictures decoded from participant from, oldest first.

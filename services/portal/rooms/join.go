@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stoa-rooms/stoa/services/api"
+	"github.com/stoa-rooms/stoa/services/api/e2ee"
 	"github.com/stoa-rooms/stoa/services/password"
 	"github.com/stoa-rooms/stoa/services/portal/meetings"
 	"github.com/stoa-rooms/stoa/services/portal/store"
@@ -16,9 +17,10 @@ import (
 )
 
 // JoinFunc admits a participant called name of kind into meeting, which the caller has already
-// authorised, and returns what it needs to connect ((*meetings.Service).Join). A refusal may
-// carry its HTTP status and stable code (HTTPStatus, ErrorCode methods).
-type JoinFunc func(ctx context.Context, meeting, name, kind string) (api.MeetingJoinResponse, error)
+// authorised, and returns what it needs to connect ((*meetings.Service).JoinE2EE). e2eeKey is
+// the room's end-to-end encryption public key for the signed token ("" for none). A refusal
+// may carry its HTTP status and stable code (HTTPStatus, ErrorCode methods).
+type JoinFunc func(ctx context.Context, meeting, name, kind, e2eeKey string) (api.MeetingJoinResponse, error)
 
 // Join policy of the management channel.
 const (
@@ -56,6 +58,12 @@ func DecodeRoomJoin(b []byte) (api.RoomJoinRequest, error) {
 	for i := 0; i < len(req.PIN); i++ {
 		if req.PIN[i] < '0' || req.PIN[i] > '9' {
 			return api.RoomJoinRequest{}, errors.New("pin must be digits only")
+		}
+	}
+	if req.E2EEKey != "" {
+		// The key goes into the portal-signed token: only a well-formed X25519 key is signed.
+		if _, err := e2ee.ParsePublicKey(req.E2EEKey); err != nil {
+			return api.RoomJoinRequest{}, fmt.Errorf("e2ee_key: %w", err)
 		}
 	}
 	return req, nil
@@ -105,7 +113,7 @@ func (s *Service) handleJoin(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, r, err)
 		return
 	}
-	resp, err := s.o.Join(ctx, m.ID, room.Name, token.KindRoom)
+	resp, err := s.o.Join(ctx, m.ID, room.Name, token.KindRoom, req.E2EEKey)
 	if err != nil {
 		// The meetings service refuses with the same *apierr.Error type: pass it through.
 		var ce *apiError
