@@ -2,6 +2,7 @@ package hil
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -52,7 +53,14 @@ func TestImageBoots(t *testing.T) {
 	if err := os.WriteFile(hosts, []byte("127.0.0.1 localhost "+portalName+"\n::1 localhost\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	st := stoatest.Start(t, stoatest.Options{Args: []string{"--fqdn", portalName}, Wrap: []string{
+	// The guest reaches the proxy's TURN over TCP through a forward, by the portal's name:
+	// proxy.turn_host makes every TURN URL name it, on a port chosen here so QEMU can forward it.
+	turnTCP := freeTCPAddr(t)
+	srvCfg := filepath.Join(t.TempDir(), "stoa-server.json")
+	if err := os.WriteFile(srvCfg, []byte(`{"proxy": {"turn_host": "`+portalName+`"}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st := stoatest.Start(t, stoatest.Options{Args: []string{"--fqdn", portalName, "--config", srvCfg, "--turn-tcp-addr", turnTCP}, Wrap: []string{
 		"unshare", "--mount", "--propagation", "private", "--", "sh", "-c", `mount --bind "$0" /etc/hosts && exec "$@"`, hosts}})
 
 	cacheDir := image.DefaultCacheDir()
@@ -78,7 +86,7 @@ func TestImageBoots(t *testing.T) {
 	boot := time.Now()
 	vm, err := qemu.Start(ctx, qemu.Options{
 		Image: res.Image, Dir: vmDir, Console: con,
-		Forwards: qemu.PortalForwards(st.PortalHost, st.InternalAddr),
+		Forwards: qemu.PortalForwards(st.PortalHost, st.InternalAddr, turnTCP),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -191,6 +199,18 @@ func TestImageBoots(t *testing.T) {
 	// The steps after pairing share this boot (steps_test.go); further lists (updates) append.
 	rig := &hilRig{st: st, sess: sess, vm: vm, con: con, ctl: ctl, cam: cam, q: q, room: paired}
 	runSteps(ctx, t, rig, roomSteps())
+}
+
+// freeTCPAddr is a loopback address with a port the kernel just had free: the server binds it
+// (QEMU's forwards are fixed when it starts, so the port must be known before).
+func freeTCPAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // logWriter sends the image tool's progress lines to the test log.

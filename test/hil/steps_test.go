@@ -56,8 +56,8 @@ func roomSteps() []hilStep {
 		{"new portal certificate, room stays connected", stepRotateCert},
 		{"camera preset recalled over VISCA", stepPresetRecall},
 		{"roomd stops pinging, watchdog restarts it, room back online", stepWatchdog},
-		// The call step (stepCall) joins once the guest reaches a TURN server (proxy.turn_host +
-		// a forward; see guestTURN).
+		// Media is relayed by the proxy's TURN over TCP (proxy.turn_host + a forward; guestTURN).
+		{"room joins a meeting, participant gets its camera and sound", stepCall},
 	}
 }
 
@@ -283,7 +283,7 @@ func stepCall(ctx context.Context, t *testing.T, r *hilRig) {
 	cctx, cancel := context.WithTimeout(ctx, 4*time.Minute) // the participant's life
 	defer cancel()
 	p, err := calltest.Join(cctx, calltest.Options{Client: rtcclient.Options{SignalURL: hostSignalURL(t, jr.SignalURL, r.st.PortalHost), Token: jr.Token,
-		TLS: pinnedTLS(t, r.st.PortalHost), ICEServers: jr.ICEServers}})
+		TLS: pinnedTLS(t, r.st.PortalHost), ICEServers: hostICEServers(jr.ICEServers)}})
 	if err != nil {
 		t.Fatalf("participant: %v", err)
 	}
@@ -416,6 +416,20 @@ func guestTURN(servers []api.ICEServer) error {
 	return fmt.Errorf("no TURN server the guest can reach in the join response %v: the guest reaches only %s (forwarded); "+
 		"the proxy names its TCP TURN listener by its bound address (127.0.0.1 in the test) and its turns: one needs "+
 		"a publicly trusted certificate, so the room's media cannot reach the router", urls, portalName)
+}
+
+// hostICEServers names the proxy by its loopback address in the participant's TURN URLs: the
+// participant runs on the host, which does not resolve portal.stoa.test.
+func hostICEServers(in []api.ICEServer) []api.ICEServer {
+	out := make([]api.ICEServer, len(in))
+	for i, s := range in {
+		out[i] = s
+		out[i].URLs = nil
+		for _, u := range s.URLs {
+			out[i].URLs = append(out[i].URLs, strings.Replace(u, ":"+portalName+":", ":127.0.0.1:", 1))
+		}
+	}
+	return out
 }
 
 // hostSignalURL points a signal URL naming the portal by its guest-side name at the portal's
