@@ -41,6 +41,8 @@ have bison || need_pkgs+=(bison)
 dpkg -s libelf-dev >/dev/null 2>&1 || need_pkgs+=(libelf-dev)
 # The appliance image boots under QEMU with UEFI firmware (systemd-boot), as the pc board does.
 [ -e /usr/share/OVMF/OVMF_CODE_4M.fd ] || need_pkgs+=(ovmf)
+# The Secured option's acceptance test captures the router's media on loopback (tshark).
+have tshark || need_pkgs+=(tshark)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "deps: installing ${need_pkgs[*]} (apt)"
