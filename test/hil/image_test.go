@@ -83,10 +83,16 @@ func TestImageBoots(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(vmDir) })
+	hook, err := listenHook()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hook.Close() })
 	boot := time.Now()
 	vm, err := qemu.Start(ctx, qemu.Options{
 		Image: res.Image, Dir: vmDir, Console: con,
-		Forwards: qemu.PortalForwards(st.PortalHost, st.InternalAddr, turnTCP),
+		Forwards: append(qemu.PortalForwards(st.PortalHost, st.InternalAddr, turnTCP),
+			qemu.Forward{Guest: qemu.GuestPortal + ":" + hookGuestPort, Host: hook.ln.Addr().String()}),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +203,7 @@ func TestImageBoots(t *testing.T) {
 	t.Logf("FIGURE room online %s after the pair call", time.Since(pairedAt).Round(100*time.Millisecond))
 
 	// The steps after pairing share this boot (steps_test.go); further lists (updates) append.
-	rig := &hilRig{st: st, sess: sess, vm: vm, con: con, ctl: ctl, cam: cam, q: q, room: paired}
+	rig := &hilRig{st: st, sess: sess, vm: vm, con: con, ctl: ctl, cam: cam, q: q, room: paired, hook: hook}
 	runSteps(ctx, t, rig, roomSteps())
 }
 

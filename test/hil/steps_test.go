@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"math"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/stoa-rooms/stoa/board/visca"
 	"github.com/stoa-rooms/stoa/firmware/call/calltest"
+	"github.com/stoa-rooms/stoa/firmware/media"
 	"github.com/stoa-rooms/stoa/rootfs/qemu"
 	"github.com/stoa-rooms/stoa/services/api"
 	"github.com/stoa-rooms/stoa/services/api/rtcclient"
@@ -39,7 +41,8 @@ type hilRig struct {
 	ctl  *controlLine // ttyS2: room control
 	cam  *visca.Fake  // ttyS1: the camera head
 	q    *vmkit.QMP
-	room api.Room // as paired
+	room api.Room  // as paired
+	hook *testHook // the qemu image's test hook (stoa-testhook.service)
 }
 
 // hilStep is one step on the booted guest, run in order as a subtest; a failed step stops
@@ -55,6 +58,7 @@ func roomSteps() []hilStep {
 	return []hilStep{
 		{"new portal certificate, room stays connected", stepRotateCert},
 		{"camera preset recalled over VISCA", stepPresetRecall},
+		{"roomd killed, systemd restarts it, room back online", stepKill},
 		{"roomd stops pinging, watchdog restarts it, room back online", stepWatchdog},
 		// Media is relayed by the proxy's TURN over TCP (proxy.turn_host + a forward; guestTURN).
 		{"room joins a meeting, participant gets its camera and sound", stepCall},
@@ -283,7 +287,10 @@ func stepCall(ctx context.Context, t *testing.T, r *hilRig) {
 	cctx, cancel := context.WithTimeout(ctx, 4*time.Minute) // the participant's life
 	defer cancel()
 	p, err := calltest.Join(cctx, calltest.Options{Client: rtcclient.Options{SignalURL: hostSignalURL(t, jr.SignalURL, r.st.PortalHost), Token: jr.Token,
-		TLS: pinnedTLS(t, r.st.PortalHost), ICEServers: hostICEServers(jr.ICEServers)}})
+		TLS: pinnedTLS(t, r.st.PortalHost), ICEServers: hostICEServers(jr.ICEServers)},
+		// Not the room's own 1 kHz: its echo canceller would take a far-end tone at the
+		// microphone's frequency for echo.
+		ToneHz: 440})
 	if err != nil {
 		t.Fatalf("participant: %v", err)
 	}
@@ -353,14 +360,19 @@ func stepCall(ctx context.Context, t *testing.T, r *hilRig) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The qemu board's stoa-tone.service plays 1 kHz into hw:Loopback,0,0; roomd captures
+		// the other end as its microphone.
 		peak := 0
 		for _, s := range pcm {
 			peak = max(peak, abs(int(s)))
 		}
-		// Nothing in the qemu image plays into hw:Loopback,0,0 (roomd captures its other end,
-		// hw:Loopback,1,0): the room sends the card's silence. A tone needs a player in the
-		// image (see the report); until then this proves the capture → Opus → participant path.
-		t.Logf("room audio: %d samples decoded, peak %d", len(pcm), peak)
+		f := media.DominantFrequency(pcm[len(pcm)/2:], 48000)
+		// 1003 Hz measured under TCG (the guest's clocks drift); 10 Hz still tells it from
+		// anything else in the call (the participant's 440 Hz).
+		if math.Abs(f-1000) > 10 {
+			t.Fatalf("room's audio at %.1f Hz (peak %d, %d samples), want the loopback tone's 1000 Hz", f, peak, len(pcm))
+		}
+		t.Logf("room audio: %d samples decoded, %.1f Hz, peak %d", len(pcm), f, peak)
 	})
 	t.Run("room's screen shows the participant", func(t *testing.T) {
 		cctx, cancel := context.WithTimeout(cctx, 60*time.Second)
@@ -414,8 +426,7 @@ func guestTURN(servers []api.ICEServer) error {
 		}
 	}
 	return fmt.Errorf("no TURN server the guest can reach in the join response %v: the guest reaches only %s (forwarded); "+
-		"the proxy names its TCP TURN listener by its bound address (127.0.0.1 in the test) and its turns: one needs "+
-		"a publicly trusted certificate, so the room's media cannot reach the router", urls, portalName)
+		"the test's server sets proxy.turn_host to it and forwards its TURN TCP port", urls, portalName)
 }
 
 // hostICEServers names the proxy by its loopback address in the participant's TURN URLs: the
@@ -461,6 +472,39 @@ func abs(x int) int {
 		return -x
 	}
 	return x
+}
+
+// stepKill (HIL step 5, first half): roomd dies of SIGKILL (the qemu image's test hook kills it
+// as a crash would); systemd restarts it (Restart=always), the new roomd is READY and the room
+// rejoins the portal over its management channel.
+func stepKill(ctx context.Context, t *testing.T, r *hilRig) {
+	readies := len(reReady.FindAllString(r.con.String(), -1))
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	t0 := time.Now()
+	ans, err := r.hook.do(cctx, "kill-roomd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ans != "killed roomd" {
+		t.Fatalf("test hook answered %q, want \"killed roomd\"", ans)
+	}
+	for {
+		if n := len(reReady.FindAllString(r.con.String(), -1)); n > readies {
+			break
+		}
+		select {
+		case <-cctx.Done():
+			t.Fatalf("roomd not READY again after SIGKILL: console tail:\n%s", r.con.Tail(4000))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	t.Logf("FIGURE roomd READY again %s after SIGKILL", time.Since(t0).Round(100*time.Millisecond))
+	restarted := time.Now()
+	waitRoom(cctx, t, r, "back online after the crash", 90*time.Second, func(x api.Room) bool {
+		return x.Online && x.LastSeen.After(restarted)
+	})
+	t.Logf("FIGURE room online again %s after roomd READY", time.Since(restarted).Round(100*time.Millisecond))
 }
 
 var reAbort = regexp.MustCompile(`roomd.service: Watchdog timeout|SIGABRT: abort`)
