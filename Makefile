@@ -42,7 +42,7 @@ run: deps build
 QEMU_PKGS := ./test/vm/... ./test/hil/...
 test: deps lint
 	$(GO) test $(TEST_FLAGS) $$($(GO) list ./... | grep -v -e '/test/vm' -e '/test/hil')
-	$(GO) test $(TEST_FLAGS) -p 1 $(QEMU_PKGS)
+	$(GO) test -race -count=1 -timeout 60m -p 1 $(QEMU_PKGS)
 
 ## test-short: the quick loop while developing (no race detector, long tests skipped).
 test-short:
