@@ -169,6 +169,13 @@ func (v *routerView) hook(participant string) func(MediaView) {
 }
 
 // frames reassembles the collected packets into frames and forgets them.
+// packets counts the video packets seen since the last frames call.
+func (v *routerView) packets() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return len(v.pkts)
+}
+
 func (v *routerView) frames() [][]byte {
 	v.mu.Lock()
 	pkts := v.pkts
@@ -297,8 +304,13 @@ func TestE2EEThroughRouter(t *testing.T) {
 		v0, _ := bob.decoded("alice")
 		waitFor(t, 10*time.Second, "bob decoding alice after the rotation", func() bool { v, _ := bob.decoded("alice"); return v >= v0+10 })
 		view.frames() // forget what was sent before or around the rotation
-		var fs [][]byte
-		waitFor(t, 10*time.Second, "frames sent under the new key", func() bool { fs = append(fs, view.frames()...); return len(fs) >= 5 })
+		// Collect packets first and assemble frames once: a frame is only complete when the
+		// next one has begun, so assembling at every poll would drop each poll's last frame.
+		waitFor(t, 10*time.Second, "packets sent under the new key", func() bool { return view.packets() >= 80 })
+		fs := view.frames()
+		if len(fs) < 5 {
+			t.Fatalf("%d frames assembled from the router's view after the rotation", len(fs))
+		}
 		checked := 0
 		for _, f := range fs {
 			h, _, err := e2ee.ParseHeader(f[10:])
