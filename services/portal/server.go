@@ -195,7 +195,7 @@ func (s *Server) newMeetings(internalRoots *x509.CertPool) *meetings.Service {
 	tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return s.internal.Get(), nil }
 	return &meetings.Service{
 		Store: s.store, TokenKey: s.tokenKey, ClientTLS: tc, Now: s.now, Log: s.log.With("component", "meetings"),
-		Audit: s.auth.Audit,
+		Audit: s.auth.Audit, Secured: s.secured.On,
 		ManagerURL: func(ctx context.Context) (string, error) {
 			return s.comps.OnlineURL(ctx, "manager")
 		},

@@ -27,14 +27,16 @@ const securedMediaFailed = "secured option: the media connection failed; this me
 // errSecured marks a join the Secured option refuses.
 var errSecured = errors.New("secured option")
 
-func (s *SFU) secured(meeting string) bool {
-	return s.opts.Secured != nil && s.opts.Secured(meeting)
+// secured: the join's token says the portal admitted it under the Secured option, or the
+// router's own view of the option (from the portal's heartbeat answers) says the meeting is.
+func (s *SFU) secured(c token.Claims) bool {
+	return c.Secured || (s.opts.Secured != nil && s.opts.Secured(c.Meeting))
 }
 
 // checkE2EE applies the e2ee rules to a join: a declared e2ee client needs a key in its token,
 // and a meeting under the Secured option takes nothing else.
 func (s *SFU) checkE2EE(c token.Claims, join api.SigJoin) error {
-	if s.secured(c.Meeting) && (!join.E2EE || c.E2EEKey == "") {
+	if s.secured(c) && (!join.E2EE || c.E2EEKey == "") {
 		return fmt.Errorf("%w: this meeting requires end-to-end encryption (SFrame) and AES-128-GCM SRTP; this client did not declare e2ee support, so it cannot join", errSecured)
 	}
 	if join.E2EE && c.E2EEKey == "" {

@@ -377,3 +377,64 @@ func TestSecuredRefusesAESCM(t *testing.T) {
 		t.Fatal("session still up after the refusal")
 	}
 }
+
+// TestSecuredByToken: a token the portal minted under the Secured option makes the router
+// enforce it for that join even while the router's own view of the option (one heartbeat
+// behind the portal) still says off: a client without e2ee is refused, one offering only
+// AES-CM SRTP cannot connect.
+func TestSecuredByToken(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Second)
+	defer cancel()
+	e := newTestEnv(t, func(o *Options) { o.Secured = func(string) bool { return false } })
+	signed := func(c token.Claims) string {
+		now := time.Now()
+		c.Perms, c.Router, c.Kind = []string{token.PermPublish, token.PermSubscribe}, testRouterID, token.KindUser
+		c.IssuedAt, c.Expires, c.Nonce, c.Secured = now.Unix(), now.Add(time.Minute).Unix(), rand.Text(), true
+		tok, err := token.Sign(c, e.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	t.Run("client without e2ee refused", func(t *testing.T) {
+		_, err := rtcclient.Dial(ctx, rtcclient.Options{SignalURL: e.url, Token: signed(token.Claims{Meeting: "888", Participant: "plain", Name: "plain"})})
+		var re *rtcclient.RouterError
+		if !errors.As(err, &re) || re.Code != codeSecured {
+			t.Fatalf("plain client with a secured token: %v, want %s", err, codeSecured)
+		}
+	})
+	t.Run("AES-CM only refused", func(t *testing.T) {
+		priv, err := e2ee.GenerateKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := e2ee.NewSession(e2ee.Config{Meeting: "888", Self: "cm", Private: priv, PortalKey: e.key.Public().(ed25519.PublicKey)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan api.Error, 4)
+		c, err := rtcclient.Dial(ctx, rtcclient.Options{SignalURL: e.url, E2EE: s,
+			Token:         signed(token.Claims{Meeting: "888", Participant: "cm", Name: "cm", E2EEKey: s.PublicKey()}),
+			SettingEngine: func(se *webrtc.SettingEngine) { se.SetSRTPProtectionProfiles(dtls.SRTP_AES128_CM_HMAC_SHA1_80) },
+			OnSignal: func(m api.SigMessage) {
+				if ae, err := api.DecodeSigError(m); m.Type == api.SigTypeError && err == nil {
+					errs <- ae
+				}
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Publish(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case ae := <-errs:
+			if ae.Code != codeSecured {
+				t.Fatalf("router error %+v, want %s", ae, codeSecured)
+			}
+		case <-ctx.Done():
+			t.Fatal("an AES-CM-only client with a secured token was not refused")
+		}
+	})
+}

@@ -81,7 +81,7 @@ func (s *SFU) newParticipant(c token.Claims, sig *sigConn, join api.SigJoin) (*p
 		pub: c.Has(token.PermPublish), subs: c.Has(token.PermSubscribe), sig: sig,
 		log:  s.log.With("meeting", c.Meeting, "participant", c.Participant),
 		pubs: map[string]*publication{}, fwds: map[*publication]*forwarder{}, done: make(chan struct{}), joinedAt: s.now(),
-		secured: s.secured(c.Meeting),
+		secured: s.secured(c),
 	}
 	if join.E2EE {
 		p.e2eeToken = join.Token

@@ -54,6 +54,11 @@ type Claims struct {
 	// router relays the signed token to the other participants, who trust the key only
 	// under the portal's signature. Optional: tokens without it stay valid.
 	E2EEKey string `json:"e2ee,omitempty"`
+	// Secured: the portal admitted this participant under the Secured option. The router
+	// enforces it for this join whatever its own view of the option (which follows the portal's
+	// heartbeat answers, up to one heartbeat late), so the option holds from the first join
+	// after it is turned on. Optional: tokens without it stay valid.
+	Secured bool `json:"sec,omitempty"`
 }
 
 // Errors callers may test for with errors.Is.

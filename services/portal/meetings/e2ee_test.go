@@ -2,12 +2,15 @@ package meetings
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stoa-rooms/stoa/services/api"
 	"github.com/stoa-rooms/stoa/services/api/e2ee"
 	"github.com/stoa-rooms/stoa/services/manager"
+	"github.com/stoa-rooms/stoa/services/token"
 )
 
 // TestJoinBindsE2EEKey: a participant's e2ee public key goes into its signed token, which
@@ -16,7 +19,7 @@ import (
 func TestJoinBindsE2EEKey(t *testing.T) {
 	e := newEnv(t)
 	alice := e.login(t, "alice")
-	mgr := manager.New(manager.Options{Licence: manager.Licence{Licensee: "test", Seats: 2}, Secret: []byte("0123456789abcdef0123456789abcdef")})
+	mgr := manager.New(manager.Options{Licence: manager.Licence{Licensee: "test", Seats: 4}, Secret: []byte("0123456789abcdef0123456789abcdef")})
 	routerID := strings.Repeat("cd", 16)
 	mgr.RouterHeartbeat(api.RouterHeartbeat{RouterID: routerID, URL: "https://localhost:1"}, "127.0.0.1:1")
 	e.setManager(e.serveComponent(t, mgr.Handler()))
@@ -53,4 +56,23 @@ func TestJoinBindsE2EEKey(t *testing.T) {
 			t.Fatalf("claim %+v", c)
 		}
 	})
+	// The Secured option travels in the signed token, so routers enforce it from the first
+	// join after it is turned on (their own view follows the portal's heartbeat answers).
+	for _, on := range []bool{false, true} {
+		t.Run(fmt.Sprintf("secured option %v in the token", on), func(t *testing.T) {
+			e.svc.Secured = func() bool { return on }
+			defer func() { e.svc.Secured = nil }()
+			var resp api.MeetingJoinResponse
+			if status := alice.do("POST", "/api/v1/meetings/"+m.ID+"/join", api.MeetingJoinRequest{E2EEKey: e2ee.EncodePublicKey(priv.PublicKey())}, &resp); status != 200 {
+				t.Fatalf("join: %d", status)
+			}
+			c, err := token.Verify(resp.Token, e.tokenPub, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Secured != on || resp.Secured != on {
+				t.Fatalf("token secured %v, answer secured %v, want %v", c.Secured, resp.Secured, on)
+			}
+		})
+	}
 }

@@ -117,11 +117,12 @@ func (s *Service) JoinE2EE(ctx context.Context, meeting, name, kind, e2eeKey str
 		return api.MeetingJoinResponse{}, err
 	}
 	now := s.now()
+	secured := s.Secured != nil && s.Secured()
 	tok, err := token.Sign(token.Claims{
 		Meeting: meeting, Participant: pid, Name: name, Kind: kind,
 		Perms:  []string{token.PermPublish, token.PermSubscribe},
 		Router: adm.RouterID, IssuedAt: now.Unix(), Expires: now.Add(TokenLifetime).Unix(), Nonce: nonce,
-		E2EEKey: e2eeKey,
+		E2EEKey: e2eeKey, Secured: secured,
 	}, s.TokenKey)
 	if err != nil {
 		return api.MeetingJoinResponse{}, fmt.Errorf("join: %w", err)
@@ -135,7 +136,7 @@ func (s *Service) JoinE2EE(ctx context.Context, meeting, name, kind, e2eeKey str
 		ice = []api.ICEServer{}
 	}
 	s.log().Info("participant admitted", "meeting", meeting, "participant", pid, "kind", kind, "router", adm.RouterID)
-	resp := api.MeetingJoinResponse{Token: tok, SignalURL: signal, ParticipantID: pid, RouterID: adm.RouterID, ICEServers: ice}
+	resp := api.MeetingJoinResponse{Token: tok, SignalURL: signal, ParticipantID: pid, RouterID: adm.RouterID, ICEServers: ice, Secured: secured}
 	if e2eeKey != "" {
 		resp.TokenKey = s.TokenKey.Public().(ed25519.PublicKey)
 	}

@@ -54,6 +54,9 @@ type Service struct {
 	Now       func() time.Time
 	Log       *slog.Logger
 	Audit     func(r *http.Request, action, detail string)
+	// Secured reports whether the Secured option is on: join tokens then say so, and so do
+	// join answers. Nil: off.
+	Secured func() bool
 
 	once      sync.Once
 	client    *http.Client // to the manager
