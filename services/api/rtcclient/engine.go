@@ -47,6 +47,8 @@ func NewAPI(se *webrtc.SettingEngine) (*webrtc.API, error) {
 		return nil, fmt.Errorf("register audio level extension: %w", err)
 	}
 	reg := &interceptor.Registry{}
+	// First, so it wraps the transport below the NACK responder and sees its retransmissions.
+	reg.Add(rridFactory{})
 	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
 		return nil, fmt.Errorf("register interceptors: %w", err)
 	}
