@@ -291,3 +291,37 @@ func TestKey(t *testing.T) {
 		t.Errorf("a corrupt key file was accepted")
 	}
 }
+
+func TestTrialState(t *testing.T) {
+	entry := func(name string, seq int, ver string) Entry {
+		n, err := ParseEntryName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Entry{File: n, Seq: seq, Ver: ver}
+	}
+	for _, tc := range []struct {
+		name            string
+		st              State
+		trial           bool
+		failed, pending string
+	}{
+		{"fresh", State{Slot: "a", Version: "u1", Entries: []Entry{entry("stoa-a.conf", 1, "u1")}}, false, "", ""},
+		{"installed", State{Slot: "a", Version: "u1", Entries: []Entry{entry("stoa-a.conf", 1, "u1"), entry("stoa-b+1.conf", 2, "u2")}}, false, "", "u2"},
+		{"last try running", State{Slot: "b", Version: "u2", Entries: []Entry{entry("stoa-a.conf", 1, "u1"), entry("stoa-b+0-1.conf", 2, "u2")}}, true, "", ""},
+		{"trial counting", State{Slot: "b", Version: "u2", Entries: []Entry{entry("stoa-a.conf", 1, "u1"), entry("stoa-b+2-1.conf", 2, "u2")}}, true, "", ""},
+		{"rolled back", State{Slot: "b", Version: "u2", Entries: []Entry{entry("stoa-a+0-1.conf", 3, "u3"), entry("stoa-b.conf", 2, "u2")}}, false, "u3", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.st.OnTrial(); got != tc.trial {
+				t.Errorf("OnTrial = %v, want %v", got, tc.trial)
+			}
+			if got, _ := tc.st.FailedTrial(); got != tc.failed {
+				t.Errorf("FailedTrial = %q, want %q", got, tc.failed)
+			}
+			if got, _ := tc.st.Pending(); got != tc.pending {
+				t.Errorf("Pending = %q, want %q", got, tc.pending)
+			}
+		})
+	}
+}
