@@ -23,6 +23,11 @@ type Room struct {
 	CreatedAt          time.Time `json:"created_at"`
 	// Panels are the touch panels paired with the room, as its latest poll reported them.
 	Panels []RoomPanel `json:"panels,omitempty"`
+	// System is the room's image board, slot and version from its latest poll.
+	System *RoomSystem `json:"system,omitempty"`
+	// Update is the latest update started for the room: offered, the room's progress, or the
+	// outcome.
+	Update *RoomUpdate `json:"update,omitempty"`
 }
 
 // RoomPanel is a touch panel paired with a room (issue 7): the room reports its panels in
@@ -89,6 +94,10 @@ type RoomStatus struct {
 	Panels []RoomPanel `json:"panels,omitempty"`
 	// Capabilities the firmware declares (see CapabilityE2EE); the Secured option needs them.
 	Capabilities []string `json:"capabilities,omitempty"`
+	// System is the appliance image's board, slot and version (absent off the image).
+	System *RoomSystem `json:"system,omitempty"`
+	// Update is the progress of the latest update the room was offered (updates.go).
+	Update *RoomUpdate `json:"update,omitempty"`
 }
 
 // RoomCommand answers a poll: Bundle, when set, is a signed bundle envelope to verify and store.
@@ -97,6 +106,9 @@ type RoomStatus struct {
 type RoomCommand struct {
 	Bundle       []byte   `json:"bundle,omitempty"`
 	RevokePanels []string `json:"revoke_panels,omitempty"`
+	// Update, when set, offers an update bundle (repeated until the room reports it done or
+	// failed, or the admin cancels it).
+	Update *UpdateOffer `json:"update,omitempty"`
 }
 
 // RenewRequest is POST /api/v1/room/renew: a CSR for the room's (new or same) key.
