@@ -133,12 +133,15 @@ func (s System) Install(r io.Reader) (Result, error) {
 	case m.Version == st.Version:
 		return res, fmt.Errorf("install %s: %w", m.Version, ErrRunning)
 	}
+	// The running slot on trial (its last try included: +0-N) may yet fall back to the other
+	// slot, the very one an install would overwrite.
+	if st.OnTrial() {
+		return res, fmt.Errorf("install: the running slot %s is on trial: not marked good yet", st.Slot)
+	}
 	seq := 0
 	for _, e := range st.Entries {
 		seq = max(seq, e.Seq)
 		switch {
-		case e.File.Slot == st.Slot && e.File.Counting && !e.File.Bad():
-			return res, fmt.Errorf("install: the running slot %s is on trial (%s): not marked good yet", st.Slot, e.File)
 		case e.Ver == m.Version && e.File.Bad():
 			return res, fmt.Errorf("install: version %s failed its trial boot (%s): not installing it again", m.Version, e.File)
 		case e.Ver == m.Version && e.File.Slot == target && e.File.Counting:

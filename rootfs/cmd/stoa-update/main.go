@@ -1,11 +1,20 @@
 // Command stoa-update installs signed A/B update bundles on a room and reports its slots.
 //
 //	stoa-update install FILE            verify FILE and write it to the inactive slot
+//	stoa-update install -               the same from standard input (roomd pipes a bundle
+//	                                    the portal offered into it)
 //	stoa-update install --media DEV     the same from stoa-update.bundle on a USB stick
 //	                                    (stoa-update-media@.service, started by udev for a
 //	                                    file system labelled STOA-UPDATE)
-//	stoa-update status                  slot, version, loader entries
+//	stoa-update status [--json]         slot, version, loader entries (--json: what roomd
+//	                                    reports to the portal, see statusJSON)
 //	stoa-update check-health            wait for roomd READY (+ management channel when paired)
+//
+// Every command takes --esp, --cmdline, --release, --pubkey and --slots to point it at another
+// system than the running one (tests use files standing in for the partitions).
+//
+// Exit status: 0 done, 1 failed, 3 (status) not running the appliance image: no stoa.slot= on
+// the kernel command line.
 package main
 
 import (
@@ -28,24 +37,29 @@ import (
 const MediaBundle = "stoa-update.bundle"
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Stdout); err != nil {
+	if err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "stoa-update:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
-func run(ctx context.Context, args []string, out io.Writer) error {
+func run(ctx context.Context, args []string, stdin io.Reader, out, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("usage: stoa-update install|status|check-health [flags]")
 	}
 	sys := update.Device()
-	sys.Log = slog.New(slog.NewTextHandler(out, nil))
+	sys.Tries = defaultTries(sys.Tries)
 	fs := flag.NewFlagSet("stoa-update "+args[0], flag.ContinueOnError)
-	fs.StringVar(&sys.ESP, "esp", sys.ESP, "mounted boot partition")
+	fs.SetOutput(stderr)
+	systemFlags(fs, &sys)
 	switch args[0] {
 	case "status":
+		asJSON := fs.Bool("json", false, "print the room's system as JSON (roomd reads it)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
+		}
+		if *asJSON {
+			return printStatusJSON(sys, out, stderr)
 		}
 		st, err := sys.ReadState()
 		if err != nil {
@@ -85,14 +99,21 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			path = filepath.Join(mnt, MediaBundle)
 		}
 		if path == "" {
-			return errors.New("install: give a bundle file or --media DEV")
+			return errors.New("install: give a bundle file, - (standard input) or --media DEV")
 		}
-		f, err := os.Open(path)
-		if err != nil {
-			return fmt.Errorf("install: %w", err)
+		// Progress and results go to out; with the bundle on standard input the caller (roomd)
+		// reads them from its journal, and the error from stderr.
+		sys.Log = slog.New(slog.NewTextHandler(out, nil))
+		var in io.Reader = stdin
+		if path != "-" {
+			f, err := os.Open(path)
+			if err != nil {
+				return fmt.Errorf("install: %w", err)
+			}
+			defer f.Close()
+			in = f
 		}
-		defer f.Close()
-		res, err := sys.Install(f)
+		res, err := sys.Install(in)
 		if errors.Is(err, update.ErrRunning) {
 			fmt.Fprintf(out, "stoa-update: %s already runs; nothing to do\n", res.Version)
 			return nil
