@@ -208,6 +208,7 @@ type Store interface {
 	RoomMeeting(ctx context.Context, roomID string) (string, error)
 
 	SecuredStore
+	UpdateStore
 
 	Close() error
 }
