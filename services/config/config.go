@@ -58,7 +58,14 @@ type Portal struct {
 	// AnnounceInterface is the network interface to announce on; empty: the interface that
 	// holds the HTTPS listener's address, or the system's choice when it listens on all.
 	AnnounceInterface string `json:"announce_interface"`
+	// MaxUpdateBytes bounds an uploaded update bundle (Super Admin → Updates); the upload is
+	// streamed to the data directory, never held in memory. 0: DefaultMaxUpdateBytes.
+	MaxUpdateBytes int64 `json:"max_update_bytes"`
 }
+
+// DefaultMaxUpdateBytes bounds an update bundle when portal.max_update_bytes is not set: an
+// image's root filesystem is about half a gigabyte today.
+const DefaultMaxUpdateBytes int64 = 4 << 30
 
 // Component configures a manager, router or proxy.
 type Component struct {
@@ -212,6 +219,7 @@ func Default() Config {
 			SessionMax:       Duration{12 * time.Hour},
 			LoginMaxFailures: 5,
 			LoginLockout:     Duration{15 * time.Minute},
+			MaxUpdateBytes:   DefaultMaxUpdateBytes,
 		},
 		Manager: Component{FQDN: "localhost", Addr: "127.0.0.1:8444"},
 		Router:  Router{Component: Component{FQDN: "localhost", Addr: "127.0.0.1:8445"}},
@@ -280,6 +288,9 @@ func (c Config) Validate() error {
 		}
 		if c.Portal.LoginMaxFailures < 1 {
 			return errors.New("config: portal.login_max_failures must be >= 1")
+		}
+		if c.Portal.MaxUpdateBytes < 0 {
+			return errors.New("config: portal.max_update_bytes must be >= 0 (0: the default, 4 GiB)")
 		}
 		if err := validateAnnounce(c.Portal); err != nil {
 			return err

@@ -30,6 +30,9 @@ func TestDecodeStrict(t *testing.T) {
 		{"turn host", `{"proxy": {"turn_host": "portal.stoa.test"}}`, ""},
 		{"turn host with port", `{"proxy": {"turn_host": "portal.stoa.test:3478"}}`, "proxy.turn_host"},
 		{"turn host with space", `{"proxy": {"turn_host": "a b"}}`, "proxy.turn_host"},
+		{"max update bytes", `{"portal": {"max_update_bytes": 1073741824}}`, ""},
+		{"negative max update bytes", `{"portal": {"max_update_bytes": -1}}`, "portal.max_update_bytes"},
+		{"max update bytes not a number", `{"portal": {"max_update_bytes": "4G"}}`, "decode config"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Default()
