@@ -28,6 +28,7 @@ import (
 	"github.com/stoa-rooms/stoa/services/portal/meetings"
 	"github.com/stoa-rooms/stoa/services/portal/rooms"
 	"github.com/stoa-rooms/stoa/services/portal/store"
+	"github.com/stoa-rooms/stoa/services/portal/updates"
 	"github.com/stoa-rooms/stoa/services/portal/web"
 	"github.com/stoa-rooms/stoa/services/token"
 )
@@ -61,6 +62,7 @@ type Server struct {
 	tokenKey   ed25519.PrivateKey // signs meeting join tokens
 	meetings   *meetings.Service
 	rooms      *rooms.Service
+	updates    *updates.Service
 	secured    *securedOption
 	internal   *certs.Holder
 	reg        *prometheus.Registry
@@ -184,6 +186,10 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return nil, err
 	}
 	s.certs.changed = s.rooms.CertificateChanged
+	if s.updates, err = s.newUpdates(o); err != nil {
+		st.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -400,6 +406,12 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("PUT /api/v1/rooms/{id}", admin(s.rooms.HandleRename))
 	mux.Handle("DELETE /api/v1/rooms/{id}", admin(s.rooms.HandleDelete))
 	mux.Handle("POST /api/v1/rooms/{id}/panels/{panel}/revoke", admin(s.rooms.HandleRevokePanel))
+	mux.Handle("POST /api/v1/rooms/{id}/update", admin(s.rooms.HandleStartUpdate))
+
+	// Update bundles: super admins upload and delete them; admins list them to start updates.
+	mux.Handle("GET /api/v1/updates", admin(s.updates.HandleList))
+	mux.Handle("POST /api/v1/updates", super(s.updates.HandleUpload))
+	mux.Handle("DELETE /api/v1/updates/{board}/{version}", super(s.updates.HandleDelete))
 
 	user := func(h http.HandlerFunc) http.Handler { return s.auth.Require(store.RoleUser, h) }
 	mux.Handle("GET /api/v1/meetings", user(s.meetings.HandleList))

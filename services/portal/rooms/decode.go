@@ -141,6 +141,9 @@ func DecodeRoomStatus(b []byte) (api.RoomStatus, error) {
 	if err := checkPanels(st.Panels); err != nil {
 		return st, fmt.Errorf("panels: %w", err)
 	}
+	if err := checkSystemReport(st); err != nil {
+		return st, err
+	}
 	return st, nil
 }
 

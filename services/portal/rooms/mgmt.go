@@ -1,6 +1,7 @@
 package rooms
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ func (s *Service) MgmtHandler() http.Handler {
 	mux.HandleFunc("POST /api/v1/room/renew", s.handleRenew)
 	mux.HandleFunc("POST /api/v1/room/unpair", s.handleRoomUnpair)
 	mux.HandleFunc("POST /api/v1/room/join", s.handleJoin)
+	mux.HandleFunc("GET "+UpdatePathPrefix+"{version}", s.handleUpdateDownload)
 	return mux
 }
 
@@ -92,6 +94,11 @@ func (s *Service) handlePoll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.panels.record(room.ID, st.Panels)
+	offer, offerNow, err := s.pollUpdate(r, room, st)
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
 	if st.BundleVersion > room.BundleVersion {
 		s.o.Log.Info("room acknowledged bundle", "room", room.ID, "version", st.BundleVersion)
 	}
@@ -115,12 +122,27 @@ func (s *Service) handlePoll(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, r, err)
 		return
 	}
+	// answer is a poll answer with the room's standing update offer, read afresh after a wait
+	// (the admin may have started or cancelled one meanwhile).
+	answer := func(env []byte, fresh bool) {
+		cmd := s.command(room.ID, env)
+		cmd.Update = offer
+		if fresh {
+			o, err := s.currentOffer(context.WithoutCancel(ctx), room.ID)
+			if err != nil {
+				s.writeErr(w, r, err)
+				return
+			}
+			cmd.Update = o
+		}
+		writeJSON(w, http.StatusOK, cmd)
+	}
 	if st.BundleVersion < bs.Bundle.Version {
-		writeJSON(w, http.StatusOK, s.command(room.ID, bs.Envelope))
+		answer(bs.Envelope, false)
 		return
 	}
-	if revoke := s.panels.pending(room.ID); len(revoke) > 0 {
-		writeJSON(w, http.StatusOK, s.command(room.ID, nil))
+	if revoke := s.panels.pending(room.ID); len(revoke) > 0 || offerNow {
+		answer(nil, false)
 		return
 	}
 	fire, stop := timer(s.o.PollTimeout)
@@ -137,12 +159,12 @@ func (s *Service) handlePoll(w http.ResponseWriter, r *http.Request) {
 			s.writeErr(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, s.command(room.ID, bs.Envelope))
+		answer(bs.Envelope, true)
 	case <-fire:
-		writeJSON(w, http.StatusOK, api.RoomCommand{})
+		answer(nil, true)
 	case <-ctx.Done():
 	case <-s.done:
-		writeJSON(w, http.StatusOK, api.RoomCommand{})
+		answer(nil, false)
 	}
 }
 

@@ -79,6 +79,9 @@ func (s *Service) Rooms(ctx context.Context) ([]api.Room, error) {
 	for _, r := range rs {
 		out = append(out, s.apiRoom(r))
 	}
+	if err := s.fillUpdates(ctx, out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 

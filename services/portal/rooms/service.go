@@ -97,7 +97,8 @@ type Service struct {
 	conns map[string]*conn
 	acked chan struct{} // closed and replaced whenever a room reports
 
-	panels panelBook // touch panels reported by rooms, revocations pending (panels.go)
+	panels  panelBook // touch panels reported by rooms, revocations pending (panels.go)
+	updates offerBook // when each room last got an update offer at once (update.go)
 
 	jmu       sync.Mutex             // join policy counters
 	joinTimes map[string][]time.Time // room ID → recent joins
