@@ -97,10 +97,13 @@ type SensorStatus struct {
 	Occupied bool    `json:"occupied"`
 }
 
-// Versions of the firmware and the board definition.
+// Versions of the firmware and the board definition; on the appliance image also the A/B
+// root slot running ("a" or "b") and whether it is on its trial boot after an update.
 type Versions struct {
 	Firmware string `json:"firmware"`
 	Board    string `json:"board"`
+	Slot     string `json:"slot,omitempty"`
+	OnTrial  bool   `json:"on_trial,omitempty"`
 }
 
 // Health is OK when every subsystem is; Problems names the others.

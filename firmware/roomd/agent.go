@@ -38,6 +38,9 @@ type Options struct {
 	// OnStatus is called with the new status after every change, in order (the room mirrors
 	// it into its status tree). It must not call back into the agent.
 	OnStatus func(Status)
+	// Updater installs portal-offered updates (update.go); default the image's stoa-update
+	// CLI at Config.UpdateCommand.
+	Updater Updater
 }
 
 // Agent is the room's state machine: unpaired → pairing → paired, and back on unpair.
@@ -53,6 +56,7 @@ type Agent struct {
 	cancelPhase context.CancelFunc // restarts the current phase
 	mgmt        mgmtSlot           // the management channel while paired (JoinMeeting)
 	panels      panelSlot          // the touch panels reported in polls (panel_hook.go)
+	upd         *updates           // portal-offered updates (update_agent.go)
 }
 
 // NewAgent checks o and returns an agent; Run starts it.
@@ -78,7 +82,10 @@ func NewAgent(o Options) (*Agent, error) {
 	if o.Room.Firmware == "" {
 		o.Room.Firmware = o.Config.Firmware
 	}
-	return &Agent{o: o, started: o.Now(), st: Status{State: StateUnpaired}}, nil
+	if o.Updater == nil {
+		o.Updater = &CLIUpdater{Command: o.Config.UpdateCommand, Log: o.Log}
+	}
+	return &Agent{o: o, started: o.Now(), st: Status{State: StateUnpaired}, upd: newUpdates(o.Updater, o.Log)}, nil
 }
 
 // Run drives the agent until ctx ends.

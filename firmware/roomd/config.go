@@ -36,6 +36,9 @@ type Config struct {
 	// PanelAddr is where the touch panel is served (HTTPS): every interface on the appliance, so
 	// tablets on the LAN reach it; "off" disables it; host runs use a loopback address.
 	PanelAddr string `json:"panel_addr"`
+	// UpdateCommand is the image's stoa-update CLI, which installs portal-offered updates;
+	// absent (off the image) or "": updates are disabled.
+	UpdateCommand string `json:"update_command"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("25s") in JSON.
@@ -67,6 +70,8 @@ func Defaults() Config {
 		Firmware:    "dev",
 		PollTimeout: Duration(25 * time.Second),
 		PanelAddr:   DefaultPanelAddr,
+		// The image installs it here; off the image the file is absent and updates are off.
+		UpdateCommand: "/usr/bin/stoa-update",
 	}
 }
 
@@ -139,6 +144,9 @@ func (c *Config) Validate() error {
 		if _, port, err := net.SplitHostPort(c.PanelAddr); err != nil || port == "" {
 			return fmt.Errorf("config: panel_addr %q is not host:port (or \"off\")", c.PanelAddr)
 		}
+	}
+	if c.UpdateCommand != "" && !filepath.IsAbs(c.UpdateCommand) {
+		return fmt.Errorf("config: update_command %q is not an absolute path", c.UpdateCommand)
 	}
 	if l := c.ControlLogin; l != nil {
 		if l.User == "" || strings.ContainsAny(l.User, " \t") || len(l.User) > 64 {

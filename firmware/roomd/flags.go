@@ -21,6 +21,7 @@ func ParseArgs(args []string, stderr io.Writer) (Config, error) {
 	socket := fs.String("socket", "", "local API socket (default <data-dir>/roomd.sock)")
 	firmware := fs.String("firmware", d.Firmware, "firmware version reported to the portal")
 	panelAddr := fs.String("panel-addr", d.PanelAddr, "touch panel HTTPS address (host:port, or off)")
+	updateCmd := fs.String("update-command", d.UpdateCommand, "stoa-update CLI installing portal-offered updates (\"\": none)")
 	poll := fs.Duration("poll-timeout", time.Duration(d.PollTimeout), "management long-poll timeout")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, fmt.Errorf("parse flags: %w", err)
@@ -48,6 +49,8 @@ func ParseArgs(args []string, stderr io.Writer) (Config, error) {
 			c.Firmware = *firmware
 		case "panel-addr":
 			c.PanelAddr = *panelAddr
+		case "update-command":
+			c.UpdateCommand = *updateCmd
 		case "poll-timeout":
 			c.PollTimeout = Duration(*poll)
 		}

@@ -43,6 +43,7 @@ func (a *Agent) managed(ctx context.Context, id *Identity) error {
 	m.cert.Store(id.TLSCertificate())
 	defer m.close()
 	defer a.mgmt.clear()
+	defer a.upd.wg.Wait() // an install in flight is cancelled with ctx: let it end first
 	a.setStatus(func(s *Status) {
 		*s = Status{State: StatePaired, PortalURL: id.Room.PortalURL, RoomID: id.Room.RoomID,
 			Name: id.Room.Name, CertNotAfter: id.Cert.NotAfter}
@@ -112,16 +113,27 @@ func (m *manager) cycle(ctx context.Context) error {
 		Capabilities:       capabilities(),
 	}
 	st.Panels = m.a.panels.report() // touch panels (panel_hook.go)
+	m.a.upd.drainKick()
+	m.a.upd.refresh(ctx)
+	st.System, st.Update = m.a.upd.report() // A/B system and update progress (update_agent.go)
+	m.a.setStatus(func(s *Status) { s.System, s.Update = st.System, st.Update })
 	pctx, cancel := context.WithTimeout(ctx, time.Duration(m.a.o.Config.PollTimeout)+10*time.Second)
 	defer cancel()
+	// A new update state (installed, failed) cuts the long poll short to be reported at once.
+	pctx, stopKick := m.a.upd.interruptible(pctx)
+	defer stopKick()
 	// The portal counts a room online while its poll is in flight; so does the room, from the
 	// moment the request is written over a verified mutual-TLS connection.
 	pctx = httptrace.WithClientTrace(pctx, &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
 		if i.Err == nil {
 			m.a.setStatus(func(s *Status) { s.Online = true })
+			m.a.upd.sent(st.Update)
 		}
 	}})
 	ans, err := postJSON(pctx, m.mgmt, m.base+"/api/v1/room/poll", st)
+	if err != nil && errors.Is(context.Cause(pctx), errReportNow) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("management poll: %w", err)
 	}
@@ -140,6 +152,7 @@ func (m *manager) cycle(ctx context.Context) error {
 		return fmt.Errorf("management poll: %w", err)
 	}
 	m.a.panels.revoke(cmd.RevokePanels)
+	m.a.upd.offer(ctx, cmd.Update, m.fetchUpdates())
 	if len(cmd.Bundle) > 0 {
 		// A refused bundle is not acknowledged: the next poll still reports the old version,
 		// so the portal sees the room has not taken it.

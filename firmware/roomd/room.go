@@ -409,6 +409,9 @@ func (r *Room) pairingChanged(s Status) {
 	r.hub.Update(func(t *control.Status) {
 		t.Pairing = control.PairingStatus{State: s.State, Code: s.Code, Portal: s.PortalURL, Online: s.Online,
 			RoomID: s.RoomID, Name: s.Name}
+		if s.System != nil { // the image's A/B slot, from the agent's latest poll
+			t.Versions.Slot, t.Versions.OnTrial = s.System.Slot, s.System.OnTrial
+		}
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/stoa-rooms/stoa/firmware/control"
+	"github.com/stoa-rooms/stoa/services/api"
 )
 
 // States of the room.
@@ -24,6 +25,10 @@ type Status struct {
 	CertNotAfter  time.Time `json:"cert_not_after,omitzero"`
 	Online        bool      `json:"online"`
 	LastError     string    `json:"last_error,omitempty"`
+	// System is the appliance image's board, slot and version (absent off the image) and
+	// Update the latest portal-offered update's progress, as reported in the last poll.
+	System *api.RoomSystem `json:"system,omitempty"`
+	Update *api.RoomUpdate `json:"update,omitempty"`
 	// Status is the room's status tree (call, audio, video, camera, …) inline beside the pairing
 	// fields above; nil from a bare Agent.
 	*control.Status `json:",omitempty"`

@@ -44,6 +44,8 @@ type testPortal struct {
 	pushes   map[string][]byte // room ID → envelope to push at the next poll
 	revoked  map[string]bool
 	statuses map[string]api.RoomStatus
+	history  map[string][]api.RoomStatus // every poll's status, in order (update tests)
+	updates  map[string]*api.UpdateOffer // room ID → update offered in every poll answer
 	renewals int
 	version  uint64
 	rooms    int
@@ -67,7 +69,8 @@ func newTestPortal(t *testing.T) *testPortal {
 	p := &testPortal{t: t, deviceCA: mk("Test device CA"), portalCA: mk("Test portal CA"), compCA: mk("Test component CA"),
 		bundleKey: bk, firstValid: 90 * 24 * time.Hour,
 		hellos: map[string]pairing.Hello{}, offers: map[string]chan pairing.Challenge{}, sessions: map[string]*pairing.PortalSession{},
-		results: map[string]chan error{}, pushes: map[string][]byte{}, revoked: map[string]bool{}, statuses: map[string]api.RoomStatus{}}
+		results: map[string]chan error{}, pushes: map[string][]byte{}, revoked: map[string]bool{}, statuses: map[string]api.RoomStatus{},
+		history: map[string][]api.RoomStatus{}, updates: map[string]*api.UpdateOffer{}}
 
 	pub := http.NewServeMux()
 	pub.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
@@ -291,6 +294,8 @@ func (p *testPortal) poll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.statuses[id] = st
+	p.history[id] = append(p.history[id], st)
+	offer := p.updates[id]
 	push := p.pushes[id]
 	delete(p.pushes, id)
 	p.mu.Unlock()
@@ -301,7 +306,7 @@ func (p *testPortal) poll(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	_ = json.NewEncoder(w).Encode(api.RoomCommand{Bundle: push})
+	_ = json.NewEncoder(w).Encode(api.RoomCommand{Bundle: push, Update: offer})
 }
 
 func (p *testPortal) renew(w http.ResponseWriter, r *http.Request) {
