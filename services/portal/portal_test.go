@@ -27,6 +27,7 @@ type testPortal struct {
 	https    string // host:port
 	internal string // host:port of the mTLS listener
 	sess     *stoatest.Session
+	dir      string // the portal's data directory
 }
 
 func startPortal(t *testing.T, extraRoots *x509.CertPool) *testPortal {
@@ -45,6 +46,8 @@ type portalOptions struct {
 	// roomsTuning shortens the rooms service's long-polls and waits.
 	roomsTuning func(*rooms.Options)
 	noHTTP      bool // no plain-HTTP redirect listener
+	// maxUpdateBytes sets portal.max_update_bytes when not 0.
+	maxUpdateBytes int64
 }
 
 func startPortalWith(t *testing.T, o portalOptions) *testPortal {
@@ -57,6 +60,9 @@ func startPortalWith(t *testing.T, o portalOptions) *testPortal {
 	cfg.HTTPSAddr, cfg.HTTPAddr, cfg.InternalAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	if o.noHTTP {
 		cfg.HTTPAddr = ""
+	}
+	if o.maxUpdateBytes != 0 {
+		cfg.MaxUpdateBytes = o.maxUpdateBytes
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -89,7 +95,7 @@ func startPortalWith(t *testing.T, o portalOptions) *testPortal {
 		}
 		s.Close()
 	})
-	p := &testPortal{Server: s, https: lns.HTTPS.Addr().String(), internal: lns.Internal.Addr().String()}
+	p := &testPortal{Server: s, https: lns.HTTPS.Addr().String(), internal: lns.Internal.Addr().String(), dir: dir}
 	p.base = "https://" + p.https
 	c := stoatest.InsecureClient()
 	c.Jar, _ = cookiejar.New(nil)
