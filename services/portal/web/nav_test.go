@@ -95,6 +95,7 @@ func TestNavigationSameOnEveryPage(t *testing.T) {
 		{"security.html", "superadmin", "Security"},
 		{"components.html", "superadmin", "Components"},
 		{"rooms.html", "superadmin admin", "Rooms"},
+		{"updates.html", "superadmin", "Updates"},
 		{"audit.html", "superadmin", "Audit"},
 		{"users.html", "superadmin admin", "Users"},
 	}

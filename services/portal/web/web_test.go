@@ -30,7 +30,7 @@ func pages(t *testing.T) []string {
 }
 
 func TestPagesServed(t *testing.T) {
-	want := []string{"index.html", "security.html", "components.html", "rooms.html", "audit.html", "users.html", "meetings.html", "meeting.html"}
+	want := []string{"index.html", "security.html", "components.html", "rooms.html", "audit.html", "users.html", "meetings.html", "meeting.html", "updates.html"}
 	for _, name := range want {
 		for _, target := range []string{"/ui/" + name, "/" + name} {
 			t.Run(target, func(t *testing.T) {
@@ -211,7 +211,8 @@ func TestSecurityPageIDs(t *testing.T) {
 		"users.html":      {"users-body", "user-form", "user-name", "user-role", "user-password", "user-submit"},
 		"meetings.html":   {"meetings-table", "meetings-body", "meetings-empty", "meetings-error", "meeting-form", "meeting-name", "meeting-pin", "meeting-submit", "meeting-error", "meeting-result", "delete-confirm-row", "delete-confirm", "delete-cancel", "delete-error", "joinid-form", "joinid-value", "joinid-submit", "joinid-error", "nav-user", "logout"},
 		"meeting.html":    {"meeting-title", "meeting-id", "lobby", "preview", "join-form", "join-name", "pin-field", "join-pin", "join-submit", "join-error", "media-error", "call", "call-state", "quality", "call-error", "grid", "toggle-mic", "toggle-cam", "leave", "left-notice", "nav-user", "logout"},
-		"rooms.html":      {"rooms-table", "rooms-body", "rooms-error", "push-all", "push-status", "push-error", "pair-form", "pair-code", "pair-name", "pair-submit", "pair-error", "pair-result", "unpair-confirm-row", "unpair-confirm", "unpair-cancel", "unpair-error", "rename-section", "rename-form", "rename-id", "rename-name", "rename-submit", "rename-error", "nav-user", "logout"},
+		"rooms.html":      {"rooms-table", "rooms-body", "rooms-error", "push-all", "push-status", "push-error", "pair-form", "pair-code", "pair-name", "pair-submit", "pair-error", "pair-result", "unpair-confirm-row", "unpair-confirm", "unpair-cancel", "unpair-error", "rename-section", "rename-form", "rename-id", "rename-name", "rename-submit", "rename-error", "nav-user", "logout", "update-section", "update-form", "update-version", "update-start", "update-cancel-offer", "update-close", "update-error"},
+		"updates.html":    {"upload-form", "upload-file", "upload-submit", "upload-progress", "upload-error", "upload-result", "updates-body", "updates-empty", "updates-error", "delete-confirm", "nav-user", "logout"},
 	}
 	for name, ids := range want {
 		t.Run(name, func(t *testing.T) {

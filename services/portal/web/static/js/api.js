@@ -84,3 +84,36 @@ export async function logout() {
   await post("/api/v1/logout");
   setCSRFToken("");
 }
+
+// upload sends file as the raw body of a POST (application/octet-stream) with the CSRF token,
+// reporting progress(sent, total) as the browser sends it: fetch cannot report upload
+// progress, XMLHttpRequest can. It resolves with the JSON answer or rejects with APIError.
+export function upload(path, file, progress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", path);
+    xhr.setRequestHeader("Content-Type", "application/octet-stream");
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.setRequestHeader("X-CSRF-Token", csrfToken);
+    xhr.upload.addEventListener("progress", (ev) => {
+      if (ev.lengthComputable && progress) progress(ev.loaded, ev.total);
+    });
+    xhr.addEventListener("error", () => reject(new APIError(0, "network", "The upload did not reach the portal.")));
+    xhr.addEventListener("abort", () => reject(new APIError(0, "aborted", "The upload was cancelled.")));
+    xhr.addEventListener("load", () => {
+      let data = null;
+      try {
+        data = xhr.responseText === "" ? null : JSON.parse(xhr.responseText);
+      } catch {
+        data = null;
+      }
+      if (xhr.status >= 200 && xhr.status < 300) {
+        resolve(data);
+        return;
+      }
+      const message = data && typeof data.error === "string" && data.error !== "" ? data.error : `${xhr.status} ${xhr.statusText || "upload failed"}`;
+      reject(new APIError(xhr.status, data && typeof data.code === "string" ? data.code : "", message));
+    });
+    xhr.send(file);
+  });
+}

@@ -1,11 +1,13 @@
 // rooms.js: Admin → Rooms. Lists paired rooms (refreshed every 5 s), pairs a new room with
 // the code it shows, renames and unpairs rooms, and pushes the current trust bundle to one
-// room or all of them, following each room's acknowledgement (every 2 s while a push waits).
+// room or all of them, following each room's acknowledgement (every 2 s while a push waits),
+// and shows each room's image (board, slot, version) and update, starting one with "Update…".
 import { get, post, put, del } from "./api.js";
 import { byId, clearError, el, fmtTime, isZeroTime, show, showError, showStatus, withBusy } from "./dom.js";
 import { startPage, ROLE_SUPER, ROLE_ADMIN } from "./nav.js";
 import { normalizeCode, pushProgress } from "./roomsview.js";
 import { renderPanels } from "./roomspanels.js";
+import { canUpdate, openUpdate, systemCells, updateCell, wireUpdate } from "./roomsupdate.js";
 
 const REFRESH_MS = 5000;
 const PUSH_POLL_MS = 2000;
@@ -65,11 +67,14 @@ function row(r) {
     el("td", { className: "room-status" }, r.online ? badge("ok", "online") : badge("bad", "offline")),
     el("td", { text: isZeroTime(r.last_seen) ? "never" : fmtTime(r.last_seen) }),
     el("td", { text: r.firmware || "—" }),
+    ...systemCells(r),
+    updateCell(r),
     bundleCell(r),
     certCell(r),
     httpsCell(r),
     el("td", { className: "actions-cell" }, el("div", { className: "stack" },
       actionButton("Rename", "rename", r),
+      canUpdate(r) ? actionButton("Update…", "update", r) : null,
       actionButton("Push certificates", "push", r),
       actionButton("Unpair", "unpair", r, "danger secondary small"))),
   );
@@ -159,6 +164,9 @@ const actions = {
   },
   push(r, button) {
     return startPush(r.id, button);
+  },
+  update(r) {
+    return openUpdate(r);
   },
   unpair(r) {
     clearError("unpair-error");
@@ -254,6 +262,7 @@ async function main() {
   wirePair();
   wireRename();
   wireUnpair();
+  wireUpdate(load);
   byId("push-all").addEventListener("click", (ev) => startPush("", ev.currentTarget));
   byId("rooms-refresh").addEventListener("click", (ev) => {
     clearError("rooms-error");
