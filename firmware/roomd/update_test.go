@@ -161,6 +161,13 @@ func (up *updatePortal) offer(version string, data []byte) {
 	up.testPortal.mu.Unlock()
 }
 
+// withdraw stops offering room1 an update (the portal saw it done or failed, or it was cancelled).
+func (up *updatePortal) withdraw() {
+	up.testPortal.mu.Lock()
+	delete(up.updates, "room1")
+	up.testPortal.mu.Unlock()
+}
+
 func (up *updatePortal) downloads(version string) int {
 	up.mu.Lock()
 	defer up.mu.Unlock()
@@ -312,7 +319,50 @@ func TestPortalOfferedUpdate(t *testing.T) {
 		if e := fs.entries(t); e != "stoa-a.conf" {
 			t.Errorf("loader entries %s after a refused bundle, want stoa-a.conf", e)
 		}
+		// Once the portal stops offering it (it saw the failure), offering it again is a new
+		// request from an admin: the room tries once more.
+		p.withdraw()
+		n = p.polls("room1")
+		waitFor(t, "two polls without an offer", func() bool { return p.polls("room1") >= n+2 })
+		p.offer("u2", makeUpdateBundle(t, otherKey, "u2", root))
+		waitFor(t, "a second download", func() bool { return p.downloads("u2") == 2 })
 	})
+
+	for _, tc := range []struct {
+		name  string
+		offer func(o *api.UpdateOffer)
+		err   string
+	}{
+		{"offer for another board", func(o *api.UpdateOffer) { o.Board = "pc" }, `the update is for board "pc", this room is "qemu-x86_64"`},
+		{"offer outside the update path", func(o *api.UpdateOffer) { o.Path = "/api/v1/room/poll" }, "is not under /api/v1/room/update/"},
+		{"portal serves another size", func(o *api.UpdateOffer) { o.Size-- }, "the portal serves"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := newFakeSystem(t, "root=PARTUUID=x stoa.slot=a ro", "u1", map[string]string{"stoa-a.conf": "1-u1"})
+			p := newUpdatePortal(t)
+			p.offer("u2", makeUpdateBundle(t, fs.key, "u2", root))
+			p.testPortal.mu.Lock()
+			tc.offer(p.updates["room1"])
+			p.testPortal.mu.Unlock()
+			startUpdateAgent(t, p.testPortal, &CLIUpdater{Command: bin, Args: fs.args,
+				RebootFunc: func(context.Context) error { t.Error("rebooted"); return nil }})
+			var failed *api.RoomUpdate
+			waitFor(t, "a failed report", func() bool {
+				return p.saw("room1", func(s api.RoomStatus) bool {
+					if s.Update != nil && s.Update.State == api.UpdateFailed {
+						failed = s.Update
+					}
+					return failed != nil
+				})
+			})
+			if failed.Version != "u2" || !strings.Contains(failed.Error, tc.err) {
+				t.Errorf("failed report %+v, want an error containing %q", failed, tc.err)
+			}
+			if e := fs.entries(t); e != "stoa-a.conf" {
+				t.Errorf("loader entries %s after a refused offer, want stoa-a.conf", e)
+			}
+		})
+	}
 
 	t.Run("failed trial is reported and not offered again", func(t *testing.T) {
 		fs := newFakeSystem(t, "root=PARTUUID=x stoa.slot=b ro", "u2", map[string]string{"stoa-a+0-1.conf": "3-u3", "stoa-b.conf": "2-u2"})
