@@ -58,12 +58,10 @@ func (s *Service) receive(w http.ResponseWriter, r *http.Request, max int64) (st
 	if err != nil {
 		return store.UpdateBundle{}, fmt.Errorf("create upload file: %w", err)
 	}
-	kept := false
+	// The temporary name always goes: a kept bundle is linked to its final name first.
 	defer func() {
 		tmp.Close()
-		if !kept {
-			os.Remove(tmp.Name())
-		}
+		os.Remove(tmp.Name())
 	}()
 	body := &countReader{r: http.MaxBytesReader(w, r.Body, max)}
 	sum := sha256.New()
