@@ -21,12 +21,16 @@ type System struct {
 	// Slot returns the block device and GPT partition UUID of a root slot.
 	Slot func(slot string) (dev, partUUID string, err error)
 	Log  *slog.Logger
+	// RebootParam is systemd's reboot parameter file: a Raspberry Pi install leaves the
+	// tryboot request there for the next reboot (tryboot.go). "" writes none.
+	RebootParam string
 }
 
 // Device is the System of a running room.
 func Device() System {
 	return System{ESP: "/efi", Cmdline: "/proc/cmdline", Release: "/etc/stoa-release",
-		PubKey: "/usr/lib/stoa/update-key.pub", Tries: 3, Slot: slotByPartLabel, Log: slog.Default()}
+		PubKey: "/usr/lib/stoa/update-key.pub", Tries: 3, Slot: slotByPartLabel, Log: slog.Default(),
+		RebootParam: "/run/systemd/reboot-param"}
 }
 
 // slotByPartLabel finds root-<slot> by its GPT partition name and its PARTUUID by the udev links.
@@ -88,7 +92,14 @@ func (s System) ReadState() (State, error) {
 			st.Version = v
 		}
 	}
-	if st.Entries, err = ReadEntries(s.ESP); err != nil {
+	// A Raspberry Pi boot partition (tryboot.go) has no loader entries: its slot records
+	// stand in for them.
+	if isTryboot(s.ESP) {
+		st.Entries, err = trybootEntries(s.ESP, st.Slot)
+	} else {
+		st.Entries, err = ReadEntries(s.ESP)
+	}
+	if err != nil {
 		return st, fmt.Errorf("read state: %w", err)
 	}
 	return st, nil
@@ -111,6 +122,9 @@ func (s System) Install(r io.Reader) (Result, error) {
 	st, err := s.ReadState()
 	if err != nil {
 		return Result{}, fmt.Errorf("install: %w", err)
+	}
+	if isTryboot(s.ESP) {
+		return s.installTryboot(r, st)
 	}
 	pubB, err := os.ReadFile(s.PubKey)
 	if err != nil {
