@@ -25,15 +25,37 @@ build:
 
 ## run: start every server role on loopback with state in $(DATA), and one simulated room
 ## (roomd --board=sim) that shows its pairing code. Ctrl-C stops both.
+## FQDN is the portal's name (its first-start self-signed certificate names it): the default is
+## the name the dev image (make qemu) knows the portal by. Browsers and curl resolve *.localhost to
+## loopback on their own; stoa-server and the sim room get it from a private /etc/hosts (a mount
+## namespace, in a user namespace when not root), as test/hil does. TURN URLs name it too, so the
+## QEMU room reaches TURN over TCP through its forward.
+FQDN ?= portal.stoa.localhost
+TURN_TCP ?= 127.0.0.1:3478
+HOSTS_NS = unshare $(if $(filter 0,$(shell id -u)),,--user --map-root-user) --mount --propagation private -- \
+	sh -c 'mount --bind "$$0" /etc/hosts && exec "$$@"' $(abspath $(DATA))/hosts
 run: deps build
 	@mkdir -p $(DATA)/room
 	@rm -f $(DATA)/addresses.json
+	@if [ -d $(DATA)/portal ] && [ "$$(cat $(DATA)/fqdn 2>/dev/null || echo localhost)" != "$(FQDN)" ]; then \
+	  was=$$(cat $(DATA)/fqdn 2>/dev/null || echo localhost); \
+	  echo "make run: $(DATA) holds a portal named $$was (its certificate and paired rooms use that name), not $(FQDN)."; \
+	  echo "  start afresh: rm -rf $(DATA) && make run    or keep it: make run FQDN=$$was (make qemu needs $(FQDN))"; exit 1; fi
+	@echo "$(FQDN)" > $(DATA)/fqdn
+	@{ cat /etc/hosts; echo "127.0.0.1 $(FQDN)"; } > $(DATA)/hosts
 	@trap 'kill 0' INT TERM; \
-	./out/bin/stoa-server --data-dir $(DATA) all & server=$$!; \
+	ns=1; wrap() { if [ -n "$$ns" ]; then exec $(HOSTS_NS) "$$@"; else exec "$$@"; fi; }; \
+	if [ "$(FQDN)" = localhost ]; then ns=; \
+	elif ! $(HOSTS_NS) true 2>/dev/null; then \
+	  if getent ahosts $(FQDN) | grep -q -e '^127\.' -e '^::1 '; then ns=; else \
+	    echo "make run: cannot give stoa-server a private /etc/hosts (unshare failed) and $(FQDN) does not resolve to loopback here:"; \
+	    echo "  add '127.0.0.1 $(FQDN)' to /etc/hosts, or run without make qemu: make run FQDN=localhost"; exit 1; fi; fi; \
+	(wrap ./out/bin/stoa-server --data-dir $(DATA) --fqdn $(FQDN) --turn-host $(FQDN) --turn-tcp-addr $(TURN_TCP) all) & server=$$!; \
 	until [ -s $(DATA)/addresses.json ]; do kill -0 $$server 2>/dev/null || exit 1; sleep 0.2; done; \
 	portal=$$(sed -n 's/.*"portal_url": *"\([^"]*\)".*/\1/p' $(DATA)/addresses.json); \
-	./out/bin/roomd --board=sim --data-dir $(DATA)/room --portal-url $$portal --panel-addr 127.0.0.1:8450 & \
+	(wrap ./out/bin/roomd --board=sim --data-dir $(DATA)/room --portal-url $$portal --panel-addr 127.0.0.1:8450) & \
 	echo "Room: pair it under Admin → Rooms with the pairing code below (or: ./out/bin/roomctl --socket $(DATA)/room/roomd.sock status)"; \
+	echo "QEMU room: in another terminal, make qemu (boots the appliance image wired to this stack)"; \
 	wait $$server
 
 ## test: everything CI runs: lint, then every test (unit, end-to-end, browser) with -race, then
@@ -86,13 +108,15 @@ image:
 update-bundle:
 	$(GO) run ./rootfs/cmd/stoa-image --bundle --board $(BOARD) --version $(VERSION) --out out $(if $(ROOMD),--roomd $(ROOMD))
 
-## qemu: build the qemu-x86_64 image and boot it wired to a local `make run` stack's
-## portal (guest portal.stoa.test → host); console on stdout, QMP/serial sockets in var/qemu.
-## The image is rebuilt with rootfs/qemu/stoa-config.dev.json (portal.stoa.test = the host's portal);
-## the stack's portal certificate must name portal.stoa.test (stoa-server --fqdn portal.stoa.test).
+## qemu: build the qemu-x86_64 image with rootfs/qemu/stoa-config.dev.json (the guest knows the
+## portal as portal.stoa.localhost) and boot it wired to the running `make run` stack (same DATA):
+## its portal, management listener and TURN (TCP) are forwarded into the guest. Console on stdout,
+## QMP and serial sockets in var/qemu; QEMU_DISPLAY=gtk shows the screen in a window.
+QEMU_DISPLAY ?= none
 qemu:
+	@test -s $(DATA)/addresses.json || { echo "make qemu: no make run stack ($(DATA)/addresses.json missing): start make run in another terminal first"; exit 1; }
 	$(MAKE) image BOARD=qemu-x86_64 CONFIG=rootfs/qemu/stoa-config.dev.json
-	$(GO) run ./rootfs/cmd/stoa-qemu --image out/stoa-room-qemu-x86_64-$(VERSION).img --data $(DATA)
+	$(GO) run ./rootfs/cmd/stoa-qemu --image out/stoa-room-qemu-x86_64-$(VERSION).img --data $(DATA) --turn-tcp $(TURN_TCP) --display $(QEMU_DISPLAY)
 
 ## flash: write the image to a removable disk: make flash DEV=/dev/sdX [BOARD=...] [FORCE=1].
 ## Refuses a mounted disk, and a fixed or >256 GiB one unless FORCE=1; verifies by reading back.

@@ -2,6 +2,11 @@ package e2e
 
 import (
 	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"net/http"
 	"net/http/cookiejar"
 	"os"
 	"os/exec"
@@ -13,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stoa-rooms/stoa/rootfs/qemu"
 	"github.com/stoa-rooms/stoa/services/api"
 	"github.com/stoa-rooms/stoa/test/stoatest"
 )
@@ -32,7 +38,9 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 // TestMakeRun is the newcomer's first minute: `make run` brings up every role on the default
 // loopback ports, prints the portal URL and where the credentials are, `curl -k` reaches
-// /healthz over HTTPS, plain HTTP only redirects, and Ctrl-C stops it cleanly.
+// /healthz over HTTPS, plain HTTP only redirects, and Ctrl-C stops it cleanly. The portal is
+// named qemu.DevPortalName (the name the make qemu image knows it by): its certificate verifies
+// for that name, stoa-qemu's forwards point at this stack's listeners, and the sim room pairs.
 func TestMakeRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("make run builds and starts the whole stack; run without -short")
@@ -59,7 +67,7 @@ func TestMakeRun(t *testing.T) {
 		}
 	})
 
-	urlRe := regexp.MustCompile(`Stoa portal:\s+(https://localhost:\d+)`)
+	urlRe := regexp.MustCompile(`Stoa portal:\s+(https://` + regexp.QuoteMeta(qemu.DevPortalName) + `:\d+)`)
 	var portal string
 	deadline := time.Now().Add(5 * time.Minute) // first run may build from a cold cache
 	for portal == "" {
@@ -109,9 +117,11 @@ func TestMakeRun(t *testing.T) {
 		}
 	}
 	b, err := exec.Command("curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "http://127.0.0.1:8080/healthz").Output()
-	if err != nil || !strings.HasPrefix(string(b), "301 https://localhost:") {
+	if err != nil || !strings.HasPrefix(string(b), "301 https://"+qemu.DevPortalName+":") {
 		t.Errorf("plain http: %q %v, want a 301 to https", b, err)
 	}
+
+	devImageWiring(t, data)
 
 	// The simulated room shows a code; pairing it through the portal API brings it online.
 	codeRe := regexp.MustCompile(`Pairing code: (\d{4} \d{4} \d{4})`)
@@ -130,6 +140,9 @@ func TestMakeRun(t *testing.T) {
 	user, pw := stoatest.ReadCredentials(t, filepath.Join(data, "superadmin-credentials.txt"))
 	c := stoatest.InsecureClient()
 	c.Jar, _ = cookiejar.New(nil)
+	// This process resolves the *.localhost name itself (make run's processes have a private
+	// /etc/hosts; browsers and curl know *.localhost is loopback).
+	c.Transport.(*http.Transport).DialContext = loopbackDial
 	sess := stoatest.LoginAs(t, portal, c, user, pw)
 	var room api.Room
 	var status int
@@ -165,4 +178,71 @@ func TestMakeRun(t *testing.T) {
 	if !strings.Contains(out.String(), "stoa-server stopped") {
 		t.Errorf("no clean shutdown logged:\n%s", out)
 	}
+}
+
+// loopbackDial dials qemu.DevPortalName on 127.0.0.1 and everything else as given.
+func loopbackDial(ctx context.Context, network, addr string) (net.Conn, error) {
+	if h, p, err := net.SplitHostPort(addr); err == nil && strings.EqualFold(h, qemu.DevPortalName) {
+		addr = net.JoinHostPort("127.0.0.1", p)
+	}
+	return (&net.Dialer{}).DialContext(ctx, network, addr)
+}
+
+// devImageWiring checks what make qemu relies on: the stack's portal certificate verifies for
+// the dev image's portal name (self-signed: the room pins it at pairing, so it is its own root
+// here), and stoa-qemu's forwards (qemu.Stack.DevForwards, from addresses.json) reach this
+// stack's portal, management listener and TURN over TCP.
+func devImageWiring(t *testing.T, data string) {
+	t.Helper()
+	st, err := qemu.ReadStack(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw, err := st.DevForwards(qemu.DefaultTURNTCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		qemu.GuestPortal + ":443":                                        st.PortalHTTPS,
+		net.JoinHostPort(qemu.GuestPortal, port(t, st.PortalHTTPS)):      st.PortalHTTPS,
+		net.JoinHostPort(qemu.GuestPortal, port(t, st.PortalInternal)):   st.PortalInternal,
+		net.JoinHostPort(qemu.GuestPortal, port(t, qemu.DefaultTURNTCP)): qemu.DefaultTURNTCP,
+	}
+	got := map[string]string{}
+	for _, f := range fw {
+		got[f.Guest] = f.Host
+	}
+	if len(got) != len(want) {
+		t.Errorf("forwards %+v, want %v", fw, want)
+	}
+	for g, h := range want {
+		if got[g] != h {
+			t.Errorf("forward %s → %q, want %q (forwards %+v)", g, got[g], h, fw)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := st.CheckStack(ctx, fw); err != nil {
+		t.Fatalf("stoa-qemu's check of the make run stack: %v", err)
+	}
+	conn, err := tls.Dial("tcp", st.PortalHTTPS, &tls.Config{ServerName: qemu.DevPortalName, InsecureSkipVerify: true}) //nolint:gosec // verified below
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := conn.ConnectionState().PeerCertificates[0]
+	conn.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(leaf)
+	if _, err := leaf.Verify(x509.VerifyOptions{DNSName: qemu.DevPortalName, Roots: roots}); err != nil {
+		t.Errorf("the portal certificate does not verify for %s: %v", qemu.DevPortalName, err)
+	}
+}
+
+func port(t *testing.T, addr string) string {
+	t.Helper()
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -152,3 +152,26 @@ func TestParseRouterICEFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestParseTURNHostFlag: make run names the proxy in TURN URLs by the portal's FQDN so a room
+// in QEMU reaches TURN through a forward (make qemu).
+func TestParseTURNHostFlag(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "unset", want: ""},
+		{name: "flag", args: []string{"--turn-host", "portal.stoa.localhost"}, want: "portal.stoa.localhost"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := parseFlags(tc.args, func(string) string { return "" })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Proxy.TURNHost != tc.want {
+				t.Fatalf("turn host %q, want %q", cfg.Proxy.TURNHost, tc.want)
+			}
+		})
+	}
+}

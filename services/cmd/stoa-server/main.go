@@ -52,6 +52,7 @@ func parseFlags(args []string, getenv func(string) string) (config.Config, error
 	fs.StringVar(&o.Proxy.TURNTCPAddr, "turn-tcp-addr", "", "proxy TURN TCP listen address")
 	fs.StringVar(&o.Proxy.TURNTLSAddr, "turn-tls-addr", "", "proxy TURN TLS listen address")
 	fs.StringVar(&o.Proxy.RelayIP, "turn-relay-ip", "", "IP address the proxy's TURN relays bind to")
+	fs.StringVar(&o.Proxy.TURNHost, "turn-host", "", "host name every TURN URL handed to clients carries (a room in a VM reaches the host's TURN by name)")
 	fs.IntVar(&o.Proxy.MaxAllocationsPerUser, "turn-max-allocations", 0, "TURN allocations one participant may hold at once")
 	var iceInterfaces, publicIPs string
 	fs.StringVar(&iceInterfaces, "ice-interfaces", "", "router: comma-separated network interfaces to gather media candidates on (default: loopback only)")
@@ -105,6 +106,7 @@ func parseFlags(args []string, getenv func(string) string) (config.Config, error
 	set(&cfg.Proxy.TURNTCPAddr, o.Proxy.TURNTCPAddr)
 	set(&cfg.Proxy.TURNTLSAddr, o.Proxy.TURNTLSAddr)
 	set(&cfg.Proxy.RelayIP, o.Proxy.RelayIP)
+	set(&cfg.Proxy.TURNHost, o.Proxy.TURNHost)
 	if o.Proxy.MaxAllocationsPerUser != 0 {
 		cfg.Proxy.MaxAllocationsPerUser = o.Proxy.MaxAllocationsPerUser
 	}
