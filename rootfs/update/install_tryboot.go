@@ -118,6 +118,13 @@ func (s System) installTryboot(r io.Reader, st State) (Result, error) {
 	if err := writeTrybootState(s.ESP, ab); err != nil {
 		return res, fmt.Errorf("install: %w", err)
 	}
+	if ab.Mode == TrybootCommit {
+		// Last: from here the firmware's default is the new slot, whose first boot hands the
+		// default back to this one (TrybootBoot) until it is marked good.
+		if err := writeFile(filepath.Join(s.ESP, TrybootSlotFile), strings.NewReader(TrybootSlotText(target))); err != nil {
+			return res, fmt.Errorf("install: %w", err)
+		}
+	}
 	if err := s.armTryboot(); err != nil {
 		return res, err
 	}
@@ -156,6 +163,15 @@ func (s System) TrybootBoot() (onTrial bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("tryboot: %w", err)
 	}
+	other := map[string]string{"a": "b", "b": "a"}[st.Slot]
+	if cur := ab.Slots[st.Slot]; ab.Mode == TrybootCommit && st.Slot == boot && cur.State == SlotPending {
+		// A committed install's first boot: hand the default back to the old slot first, so
+		// that any reboot from here on (unhealthy, crash, power) ends the trial.
+		if err := writeFile(filepath.Join(s.ESP, TrybootSlotFile), strings.NewReader(TrybootSlotText(other))); err != nil {
+			return true, fmt.Errorf("tryboot: %w", err)
+		}
+		boot = other
+	}
 	if st.Slot != boot {
 		cur := ab.Slots[st.Slot]
 		if cur.State == SlotPending {
@@ -167,7 +183,6 @@ func (s System) TrybootBoot() (onTrial bool, err error) {
 		}
 		return true, nil
 	}
-	other := map[string]string{"a": "b", "b": "a"}[st.Slot]
 	if cur, ok := ab.Slots[other]; ok && cur.State == SlotTrying {
 		cur.State = SlotBad
 		ab.Slots[other] = cur

@@ -59,9 +59,24 @@ type TrybootSlot struct {
 // TrybootState is stoa-ab.json: what each slot holds. Which slot the firmware boots by
 // default is not stored here but read from stoa-slot.txt, the file the firmware itself reads.
 type TrybootState struct {
-	Format int                    `json:"format"`
-	Slots  map[string]TrybootSlot `json:"slots"`
+	Format int `json:"format"`
+	// Mode is how a trial boot is started: TrybootFirmware ("" too) or TrybootCommit.
+	Mode  string                 `json:"mode,omitempty"`
+	Slots map[string]TrybootSlot `json:"slots"`
 }
+
+// Trial modes.
+//
+// TrybootFirmware relies on the kernel turning reboot "0 tryboot" into the firmware's flag
+// (Raspberry Pi's kernel does). Debian's kernel (mainline) has no such notifier, so its images
+// use TrybootCommit: the install makes stoa-slot.txt boot the new slot and the trial boot's
+// first step (stoa-tryboot boot, early in userspace) points it back at the old slot before
+// anything can fail — the one-shot done by the system instead of the firmware. The window
+// it cannot cover is a new kernel or initramfs that never reaches userspace.
+const (
+	TrybootFirmware = "firmware"
+	TrybootCommit   = "commit"
+)
 
 var reTrybootVersion = regexp.MustCompile(`^[A-Za-z0-9._+~-]{1,64}$`)
 
@@ -78,6 +93,9 @@ func ParseTrybootState(b []byte) (TrybootState, error) {
 	}
 	if st.Format != 1 {
 		return TrybootState{}, fmt.Errorf("%s: format %d, want 1", TrybootStateFile, st.Format)
+	}
+	if st.Mode != "" && st.Mode != TrybootFirmware && st.Mode != TrybootCommit {
+		return TrybootState{}, fmt.Errorf("%s: unknown mode %q", TrybootStateFile, st.Mode)
 	}
 	for slot, s := range st.Slots {
 		if slot != "a" && slot != "b" {
@@ -172,8 +190,9 @@ func trybootEntries(esp, running string) ([]Entry, error) {
 			e.File.Counting, e.File.Left = true, 1
 		case s.State == SlotTrying || s.State == SlotBad:
 			e.File.Counting, e.File.Done = true, 1
-		case slot == running && slot != boot:
-			// Good but not what the firmware boots by default (a bless cut short): still on trial.
+		case slot == running && slot != boot && st.Slots[boot].State != SlotPending:
+			// Good but not what the firmware boots by default (a bless cut short): still on
+			// trial. (Not when the default is a committed install waiting for its reboot.)
 			e.File.Counting, e.File.Done = true, 1
 		}
 		out = append(out, e)

@@ -23,14 +23,14 @@ type piRoom struct {
 
 const piConfig = "# Stoa room\narm_64bit=1\nenable_uart=1\n[all]\ninclude stoa-slot.txt\n"
 
-func newPiRoom(t *testing.T) *piRoom {
+func newPiRoom(t *testing.T, mode string) *piRoom {
 	t.Helper()
 	r := newRoom(t, "a", "v1")
 	dir := filepath.Dir(r.sys.ESP)
 	esp := r.sys.ESP
 	os.RemoveAll(esp)
 	os.MkdirAll(filepath.Join(esp, "a"), 0o755)
-	ab := TrybootState{Slots: map[string]TrybootSlot{"a": {Version: "v1", Seq: 1, State: SlotGood}}}
+	ab := TrybootState{Mode: mode, Slots: map[string]TrybootSlot{"a": {Version: "v1", Seq: 1, State: SlotGood}}}
 	for name, text := range map[string]string{
 		TrybootConfig:         piConfig,
 		TrybootSlotFile:       TrybootSlotText("a"),
@@ -128,7 +128,19 @@ func (p *piRoom) install(t *testing.T, version string) Result {
 // TestTrybootUpdateKept: install v2 → the firmware's default still boots A, a tryboot boots
 // B → the trial boot is recorded → healthy, blessed: the firmware boots B by default.
 func TestTrybootUpdateKept(t *testing.T) {
-	p := newPiRoom(t)
+	for _, mode := range []string{TrybootFirmware, TrybootCommit} {
+		t.Run(mode, func(t *testing.T) { testTrybootUpdateKept(t, mode) })
+	}
+}
+
+// rebootAfterInstall is the slot the firmware boots on the reboot after an install: with the
+// tryboot flag in firmware mode, without it (Debian's kernel ignores "0 tryboot") in commit mode.
+func (p *piRoom) rebootAfterInstall(t *testing.T, mode string) string {
+	return p.firmwareBootsSlot(t, mode == TrybootFirmware)
+}
+
+func testTrybootUpdateKept(t *testing.T, mode string) {
+	p := newPiRoom(t, mode)
 	res := p.install(t, "v2")
 	if res.Slot != "b" || res.Pending {
 		t.Fatalf("Install = %+v", res)
@@ -148,18 +160,24 @@ func TestTrybootUpdateKept(t *testing.T) {
 	if got := readFile(t, p.slots["b"]); !strings.HasPrefix(got, "root v2") {
 		t.Errorf("slot b starts %q", got[:10])
 	}
-	if a, b := p.firmwareBootsSlot(t, false), p.firmwareBootsSlot(t, true); a != "a" || b != "b" {
-		t.Fatalf("firmware boots %s, with tryboot %s; want a, b", a, b)
+	if got := p.rebootAfterInstall(t, mode); got != "b" {
+		t.Fatalf("the reboot after the install boots %s, want b", got)
+	}
+	if st := p.state(t); st.OnTrial() {
+		t.Fatalf("A on trial before the reboot: %s", st)
 	}
 	// Installing the same bundle again only re-arms the trial.
 	if res := p.install(t, "v2"); !res.Pending {
 		t.Errorf("second install = %+v, want pending", res)
 	}
 
-	p.boot(t, "b", "v2") // the tryboot
+	p.boot(t, p.rebootAfterInstall(t, mode), "v2") // the trial boot
 	onTrial, err := p.sys.TrybootBoot()
 	if err != nil || !onTrial {
 		t.Fatalf("TrybootBoot = %v, %v; want on trial", onTrial, err)
+	}
+	if got := p.firmwareBootsSlot(t, false); got != "a" {
+		t.Fatalf("during the trial a plain reboot boots %s, want a", got)
 	}
 	if st := p.state(t); !st.OnTrial() {
 		t.Fatalf("state %s: not on trial", st)
@@ -204,9 +222,15 @@ func TestTrybootUpdateKept(t *testing.T) {
 // TestTrybootRollback: the trial boot never becomes healthy; the reboot without the flag
 // boots A, which reports v2's failed trial and refuses v2 again but takes v3.
 func TestTrybootRollback(t *testing.T) {
-	p := newPiRoom(t)
+	for _, mode := range []string{TrybootFirmware, TrybootCommit} {
+		t.Run(mode, func(t *testing.T) { testTrybootRollback(t, mode) })
+	}
+}
+
+func testTrybootRollback(t *testing.T, mode string) {
+	p := newPiRoom(t, mode)
 	p.install(t, "v2")
-	p.boot(t, "b", "v2")
+	p.boot(t, p.rebootAfterInstall(t, mode), "v2")
 	if _, err := p.sys.TrybootBoot(); err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +266,7 @@ func TestTrybootRollback(t *testing.T) {
 // TestTrybootTrialNeverStarted: the reboot after an install did not carry the flag (or the
 // power went first): A boots, the update stays pending, nothing is marked failed.
 func TestTrybootTrialNeverStarted(t *testing.T) {
-	p := newPiRoom(t)
+	p := newPiRoom(t, TrybootFirmware)
 	p.install(t, "v2")
 	p.boot(t, "a", "v1")
 	if _, err := p.sys.TrybootBoot(); err != nil {
@@ -282,7 +306,7 @@ func TestTrybootBadInput(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newPiRoom(t)
+			p := newPiRoom(t, TrybootCommit)
 			before := p.espSum(t)
 			_, err := p.sys.Install(bytes.NewReader(tc.bundle(p)))
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
@@ -312,7 +336,7 @@ func TestTrybootBadInput(t *testing.T) {
 		})
 	}
 	t.Run("config.txt without the slot include", func(t *testing.T) {
-		p := newPiRoom(t)
+		p := newPiRoom(t, TrybootCommit)
 		os.WriteFile(filepath.Join(p.sys.ESP, TrybootConfig), []byte("kernel=a/vmlinuz\n"), 0o644)
 		before := p.espSum(t)
 		if _, err := p.sys.Install(bytes.NewReader(makeBundle(t, p.key, "rpi4", "v2", rootImg))); err == nil || !strings.Contains(err.Error(), TrybootInclude) {
@@ -328,6 +352,7 @@ func FuzzParseTrybootState(f *testing.F) {
 	f.Add([]byte(`{"format":1,"slots":{"a":{"version":"v1","seq":1,"state":"good"}}}`))
 	f.Add([]byte(`{"format":1,"slots":{"a":{"version":"v1","seq":1,"state":"good"},"b":{"version":"v2","seq":2,"state":"trying"}}}`))
 	f.Add([]byte(`{"format":2,"slots":{}}`))
+	f.Add([]byte(`{"format":1,"mode":"commit","slots":{"b":{"version":"v2","seq":2,"state":"pending"}}}`))
 	f.Add([]byte(`{"format":1,"slots":{"c":{"version":"v1","seq":1,"state":"good"}}}`))
 	f.Add([]byte(`{"format":1} {}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
