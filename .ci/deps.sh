@@ -19,9 +19,9 @@ fonts=$(ls /usr/share/fonts 2>/dev/null | head -1 || true)
 have pkg-config || need_pkgs+=(pkg-config)
 have gcc || need_pkgs+=(gcc libc6-dev)
 for lib in libvpx-dev libopus-dev libspeexdsp-dev libasound2-dev; do
-  dpkg -s "$lib" >/dev/null 2>&1 || need_pkgs+=("$lib")
+  dpkg -s "$lib:$(dpkg --print-architecture)" >/dev/null 2>&1 || need_pkgs+=("$lib") # :arch: arm64 copies exist too
 done
-dpkg -s libx264-dev >/dev/null 2>&1 || need_pkgs+=(libx264-dev) # H.264 encoder (firmware/media)
+dpkg -s "libx264-dev:$(dpkg --print-architecture)" >/dev/null 2>&1 || need_pkgs+=(libx264-dev) # H.264 encoder (firmware/media)
 # The hardware-in-the-loop tests and the image: QEMU (TCG), mmdebstrap, filesystem and
 # partition tools, and what builds the out-of-tree gpio-sim module.
 have qemu-system-x86_64 || need_pkgs+=(qemu-system-x86)
@@ -73,3 +73,33 @@ if ! have go; then
 fi
 go mod download
 echo "deps: ok ($(go version | cut -d' ' -f3), $(chromium --version 2>/dev/null | head -1))"
+
+# The Raspberry Pi images (make image BOARD=rpi4|rpi5) are arm64: mmdebstrap runs the arm64
+# maintainer scripts through qemu-user-static (binfmt_misc), and roomd is cross-compiled with
+# cgo against arm64 codec archives (multiarch) and kernel headers >= 6.4 (go4vl).
+arm_pkgs=()
+have qemu-aarch64-static || arm_pkgs+=(qemu-user-static)
+have update-binfmts || arm_pkgs+=(binfmt-support)
+have arch-test || arm_pkgs+=(arch-test)
+have aarch64-linux-gnu-gcc || arm_pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+for lib in libvpx-dev libopus-dev libspeexdsp-dev libx264-dev; do
+  dpkg -s "$lib:arm64" >/dev/null 2>&1 || arm_pkgs+=("$lib:arm64")
+done
+# No linux-libc-dev:arm64: bookworm's (6.1, per-architecture) would replace the 6.12 one from
+# backports, which is architecture all, carries every arch's asm/ headers and serves the cross
+# build (rootfs/image/cross.go); apt would then remove libc6-dev and build-essential.
+if [ ${#arm_pkgs[@]} -gt 0 ]; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  echo "deps: installing the arm64 cross build (${arm_pkgs[*]})"
+  dpkg --print-foreign-architectures | grep -qx arm64 || $sudo_cmd dpkg --add-architecture arm64
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${arm_pkgs[@]}" >/dev/null
+fi
+# binfmt_misc: arm64 programs run through qemu-aarch64 (the F flag keeps it usable in chroots).
+if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  mountpoint -q /proc/sys/fs/binfmt_misc || $sudo_cmd mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  $sudo_cmd update-binfmts --enable qemu-aarch64
+fi
