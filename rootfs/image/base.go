@@ -40,6 +40,10 @@ func baseKey(ctx context.Context, b Board, mirror string) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n%s\n%s\n%s\n%s\n%s\n%s\n", baseRecipe, Release, mirror, b.Arch,
 		strings.Join(b.packages(), ","), strings.TrimSpace(string(v)), strings.Join(dpkgExcludes, ","))
+	// Only boards needing more than main change the key: the cached amd64 bases stay valid.
+	if c := b.components(); len(c) != 1 || c[0] != "main" {
+		fmt.Fprintf(h, "components=%s\n", strings.Join(c, ","))
+	}
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
@@ -65,7 +69,7 @@ func ensureBase(ctx context.Context, c Config, b Board, p *progress) (string, er
 		mode = "root"
 	}
 	args := []string{"--mode=" + mode, "--variant=minbase", "--architectures=" + b.Arch,
-		"--include=" + strings.Join(b.packages(), ",")}
+		"--include=" + strings.Join(b.packages(), ","), "--components=" + strings.Join(b.components(), ",")}
 	for _, d := range dpkgExcludes {
 		args = append(args, "--dpkgopt="+d)
 	}

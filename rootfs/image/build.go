@@ -100,8 +100,14 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	}
 	defer os.Remove(partial)
 
-	p.Step("boot partition: systemd-boot, kernel, initrd")
-	if err := makeESP(ctx, root, b, l, c.Version, work, partial); err != nil {
+	if b.Boot == BootRPi {
+		p.Step("boot partition: Raspberry Pi firmware, device trees, config.txt, slot A's kernel")
+		err = makeRPiBoot(ctx, root, b, l, c.Version, work, partial)
+	} else {
+		p.Step("boot partition: systemd-boot, kernel, initrd")
+		err = makeESP(ctx, root, b, l, c.Version, work, partial)
+	}
+	if err != nil {
 		return Result{}, fmt.Errorf("image: %w", err)
 	}
 
@@ -175,6 +181,9 @@ func prepareRoot(ctx context.Context, c Config, b Board, p *progress, work strin
 	}
 	rootMiB := max(int64(minRootMiB), (rootBytes*13/10)/mib+64)
 	l = newLayout(espMiB, rootMiB, dataMiB)
+	if t, ok := rootTypes[b.Arch]; ok {
+		l.RootA.Type, l.RootB.Type = t, t
+	}
 
 	p.Step("root file system: overlay, units, binaries")
 	if err := customize(root, c, b, l, roomd, stoaConfig); err != nil {
@@ -217,6 +226,9 @@ func (c *Config) fill() (Board, siteconfig.Site, error) {
 	if err := CheckHostTools(); err != nil {
 		return Board{}, siteconfig.Site{}, fmt.Errorf("image: %w", err)
 	}
+	if err := checkCross(b); err != nil {
+		return Board{}, siteconfig.Site{}, fmt.Errorf("image: %w", err)
+	}
 	site := siteconfig.Default()
 	if c.SiteConfig != "" {
 		f, err := os.Open(c.SiteConfig)
@@ -245,6 +257,16 @@ func buildBinaries(ctx context.Context, c Config, b Board, work string) (roomd, 
 		{stoaConfig, "./rootfs/cmd/stoa-config", "0", nil},
 		{filepath.Join(work, "stoa-update"), "./rootfs/cmd/stoa-update", "0", nil},
 	}
+	if b.Boot == BootRPi {
+		builds = append(builds, struct {
+			out, pkg, cgo string
+			tags          []string
+		}{filepath.Join(work, "stoa-tryboot"), "./rootfs/update/cmd/stoa-tryboot", "0", nil})
+	}
+	cross, err := crossEnv(c, b)
+	if err != nil {
+		return "", "", err
+	}
 	if c.Roomd != "" {
 		roomd, builds = c.Roomd, builds[1:]
 	}
@@ -256,6 +278,9 @@ func buildBinaries(ctx context.Context, c Config, b Board, work string) (roomd, 
 		cmd := exec.CommandContext(ctx, "go", append(args, bl.pkg)...)
 		cmd.Dir = c.RepoRoot
 		cmd.Env = append(os.Environ(), "CGO_ENABLED="+bl.cgo, "GOARCH="+b.Arch)
+		if bl.cgo == "1" {
+			cmd.Env = append(cmd.Env, cross...)
+		}
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return "", "", fmt.Errorf("go build %s: %w\n%s", bl.pkg, err, out)
 		}

@@ -18,6 +18,9 @@ const (
 	typeLinux = "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
 )
 
+// rootTypes are the discoverable-partitions root types of the other architectures.
+var rootTypes = map[string]string{"arm64": "B921B045-1DF0-41C3-AF44-4C6F280D3FAE"}
+
 // part is one partition of the image.
 type part struct {
 	Name, Type, UUID string

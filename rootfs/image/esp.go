@@ -41,7 +41,13 @@ func makeESP(ctx context.Context, root string, b Board, l layout, version, work,
 		}
 		files[rel] = p
 	}
-	if out, err := exec.CommandContext(ctx, "mkfs.vfat", "-F", "32", "-s", "1", "-n", "STOA-BOOT", fmt.Sprintf("--offset=%d", l.ESP.Start/512), img, fmt.Sprint(l.ESP.Size/1024)).CombinedOutput(); err != nil {
+	return writeFAT(ctx, img, l.ESP, files)
+}
+
+// writeFAT makes the boot partition's FAT32 file system inside img at p's offset and copies
+// files (partition path → source file) into it with mtools: no loop device, no mount.
+func writeFAT(ctx context.Context, img string, p part, files map[string]string) error {
+	if out, err := exec.CommandContext(ctx, "mkfs.vfat", "-F", "32", "-s", "1", "-n", "STOA-BOOT", fmt.Sprintf("--offset=%d", p.Start/512), img, fmt.Sprint(p.Size/1024)).CombinedOutput(); err != nil {
 		return fmt.Errorf("mkfs.vfat: %w: %s", err, out)
 	}
 	dirs := map[string]bool{}
@@ -57,7 +63,7 @@ func makeESP(ctx context.Context, root string, b Board, l layout, version, work,
 	// Parents before children.
 	sortByDepth(mk)
 	env := append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
-	img = fmt.Sprintf("%s@@%d", img, l.ESP.Start) // mtools: the partition inside the disk
+	img = fmt.Sprintf("%s@@%d", img, p.Start) // mtools: the partition inside the disk
 	for _, d := range mk {
 		cmd := exec.CommandContext(ctx, "mmd", "-i", img, "::/"+d)
 		cmd.Env = env

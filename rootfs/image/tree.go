@@ -81,7 +81,11 @@ func extract(ctx context.Context, tarball, dir string) error {
 
 // copyOverlay writes the embedded overlay for board into root.
 func copyOverlay(root, board string) error {
-	for _, top := range []string{"files/common", "files/" + board} {
+	tops := []string{"files/common", "files/" + board}
+	if b, err := LookupBoard(board); err == nil && b.Boot == BootRPi {
+		tops = []string{"files/common", "files/rpi", "files/" + board} // the Pi boards' tryboot units
+	}
+	for _, top := range tops {
 		if _, err := fs.Stat(files, top); err != nil {
 			continue // a board without files of its own
 		}
@@ -136,7 +140,11 @@ func customize(root string, c Config, b Board, l layout, roomd, stoaConfig strin
 		return err
 	}
 	stoaUpdate := filepath.Join(filepath.Dir(stoaConfig), "stoa-update") // buildBinaries puts it beside stoa-config
-	for _, f := range []struct{ src, dst string }{{roomd, "usr/bin/roomd"}, {stoaConfig, "usr/bin/stoa-config"}, {stoaUpdate, "usr/bin/stoa-update"}} {
+	bins := []struct{ src, dst string }{{roomd, "usr/bin/roomd"}, {stoaConfig, "usr/bin/stoa-config"}, {stoaUpdate, "usr/bin/stoa-update"}}
+	if b.Boot == BootRPi {
+		bins = append(bins, struct{ src, dst string }{filepath.Join(filepath.Dir(stoaConfig), "stoa-tryboot"), "usr/bin/stoa-tryboot"})
+	}
+	for _, f := range bins {
 		data, err := os.ReadFile(f.src)
 		if err != nil {
 			return fmt.Errorf("install %s: %w", f.dst, err)
@@ -207,7 +215,7 @@ func customize(root string, c Config, b Board, l layout, roomd, stoaConfig strin
 			return fmt.Errorf("link unit %s: %w", rel, err)
 		}
 	}
-	if err := customizeUpdate(root, c); err != nil {
+	if err := customizeUpdate(root, c, b); err != nil {
 		return err
 	}
 	return checkLibs(root, filepath.Join(root, "usr/bin/roomd"))
@@ -274,7 +282,7 @@ func checkLibs(root, bin string) error {
 	var missing []string
 	for _, lib := range libs {
 		found := false
-		for _, dir := range []string{"usr/lib/x86_64-linux-gnu", "lib/x86_64-linux-gnu", "usr/lib64", "lib64", "usr/lib/aarch64-linux-gnu"} {
+		for _, dir := range []string{"usr/lib/x86_64-linux-gnu", "lib/x86_64-linux-gnu", "usr/lib64", "lib64", "usr/lib/aarch64-linux-gnu", "usr/lib"} {
 			if _, err := os.Stat(filepath.Join(root, dir, path.Base(lib))); err == nil {
 				found = true
 				break

@@ -19,8 +19,17 @@ var updateUnitLinks = map[string]string{
 	"multi-user.target.wants/stoa-update-report.service": "/usr/lib/systemd/system/stoa-update-report.service",
 }
 
+// rpiUnitLinks enable the Raspberry Pi's trial units instead: nothing pulls in
+// boot-complete.target without systemd-boot's counting, so stoa-tryboot-bless.service (after
+// stoa-healthy.service, on a trial boot only) is what runs the check and marks the slot good.
+var rpiUnitLinks = map[string]string{
+	"sysinit.target.wants/stoa-tryboot.service":          "/usr/lib/systemd/system/stoa-tryboot.service",
+	"multi-user.target.wants/stoa-tryboot-bless.service": "/usr/lib/systemd/system/stoa-tryboot-bless.service",
+	"multi-user.target.wants/stoa-update-report.service": "/usr/lib/systemd/system/stoa-update-report.service",
+}
+
 // customizeUpdate bakes the update signing key's public half into root and enables the units.
-func customizeUpdate(root string, c Config) error {
+func customizeUpdate(root string, c Config, b Board) error {
 	key, err := update.LoadOrCreateKey(c.UpdateKey)
 	if err != nil {
 		return err
@@ -32,7 +41,11 @@ func customizeUpdate(root string, c Config) error {
 	if err := replaceFile(p, []byte(update.EncodePublicKey(key.Public().(ed25519.PublicKey))), 0o644); err != nil {
 		return fmt.Errorf("write update key: %w", err)
 	}
-	for rel, target := range updateUnitLinks {
+	links := updateUnitLinks
+	if b.Boot == BootRPi {
+		links = rpiUnitLinks
+	}
+	for rel, target := range links {
 		p := filepath.Join(root, "etc/systemd/system", rel)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
