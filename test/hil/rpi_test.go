@@ -51,6 +51,9 @@ func TestRPiImages(t *testing.T) {
 			}
 			t.Logf("FIGURE %s image build: %s; image %d MiB raw, root content %d MiB", tc.board, time.Since(t0).Round(time.Second), res.ImageBytes>>20, res.RootBytes>>20)
 			inspectRPiImage(t, ctx, res.Image, tc.board, tc.firmware, tc.dtb)
+			if tc.board == "rpi4" {
+				installIntoRPiImage(t, ctx, res.Image, cacheDir)
+			}
 		})
 	}
 }
@@ -173,6 +176,18 @@ func inspectRPiImage(t *testing.T, ctx context.Context, img, board string, firmw
 	if rel := debugfs("cat /etc/stoa-release"); !strings.Contains(rel, "BOARD="+board+"\n") || !strings.Contains(rel, "VERSION=rpi-hil\n") {
 		t.Errorf("/etc/stoa-release:\n%s", rel)
 	}
+	// The Pi's trial units are enabled: stoa-tryboot early, the bless after stoa-healthy.
+	for link, target := range map[string]string{
+		"sysinit.target.wants/stoa-tryboot.service":          "/usr/lib/systemd/system/stoa-tryboot.service",
+		"multi-user.target.wants/stoa-tryboot-bless.service": "/usr/lib/systemd/system/stoa-tryboot-bless.service",
+	} {
+		if st := debugfs("stat /etc/systemd/system/" + link); !strings.Contains(st, `Fast link dest: "`+target+`"`) {
+			t.Errorf("/etc/systemd/system/%s is not a link to %s:\n%s", link, target, st)
+		}
+	}
+	if dropin := debugfs("cat /usr/lib/systemd/system/stoa-healthy.service.d/50-tryboot.conf"); !strings.Contains(dropin, "ConditionPathExists=/run/stoa/trial") {
+		t.Errorf("stoa-healthy's Pi drop-in:\n%s", dropin)
+	}
 	dir := t.TempDir()
 	for _, bin := range []string{"roomd", "stoa-update", "stoa-tryboot", "stoa-config"} {
 		dst := filepath.Join(dir, bin)
@@ -219,4 +234,110 @@ func fileSize(p string) int64 {
 		return 0
 	}
 	return st.Size()
+}
+
+// installIntoRPiImage runs the Pi's A/B update on the real artifacts: an update bundle built
+// like `make update-bundle BOARD=rpi4`, installed by update.System into a copy of the image's
+// boot partition with files standing in for the root slots, then the trial boot's steps
+// (stoa-tryboot boot, bless) as the units run them.
+func installIntoRPiImage(t *testing.T, ctx context.Context, img, cacheDir string) {
+	t0 := time.Now()
+	br, err := image.BuildBundle(ctx, image.Config{
+		Board: "rpi4", Version: "rpi-hil2", RepoRoot: stoatest.RepoRoot(),
+		OutDir: filepath.Join(cacheDir, "hil-rpi"), CacheDir: cacheDir, Quick: true, Out: logWriter{t},
+	})
+	if err != nil {
+		t.Fatalf("build bundle: %v", err)
+	}
+	defer os.Remove(br.Bundle)
+	t.Logf("FIGURE rpi4 update bundle: %d MiB (root image %d MiB), built in %s", br.Bytes>>20, br.RootBytes>>20, time.Since(t0).Round(time.Second))
+
+	parts := readGPT(t, img)
+	d := t.TempDir()
+	esp := filepath.Join(d, "boot")
+	os.Mkdir(esp, 0o755)
+	cmd := exec.CommandContext(ctx, "mcopy", "-s", "-n", "-i", fmt.Sprintf("%s@@%d", img, parts[0].Start*512), "::/*", esp)
+	cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("copy the boot partition: %v: %s", err, out)
+	}
+	root := fmt.Sprintf("%s?offset=%d", img, parts[1].Start*512)
+	for src, dst := range map[string]string{"/etc/stoa-release": "release", "/usr/lib/stoa/update-key.pub": "key.pub"} {
+		if out, err := exec.CommandContext(ctx, "debugfs", "-R", "dump "+src+" "+filepath.Join(d, dst), root).CombinedOutput(); err != nil {
+			t.Fatalf("debugfs dump %s: %v: %s", src, err, out)
+		}
+	}
+	slots := map[string]string{}
+	for i, s := range []string{"a", "b"} {
+		slots[s] = filepath.Join(d, "root-"+s)
+		f, err := os.Create(slots[s])
+		if err == nil {
+			err = f.Truncate(parts[1+i].Size * 512)
+			f.Close()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmdline := filepath.Join(d, "cmdline")
+	copyFile(t, filepath.Join(esp, "a/cmdline.txt"), cmdline)
+	sys := update.System{ESP: esp, Cmdline: cmdline, Release: filepath.Join(d, "release"), PubKey: filepath.Join(d, "key.pub"),
+		RebootParam: filepath.Join(d, "run/reboot-param"),
+		Slot: func(s string) (string, string, error) {
+			return slots[s], strings.ToLower(parts[map[string]int{"a": 1, "b": 2}[s]].UUID), nil
+		}}
+	f, err := os.Open(br.Bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := sys.Install(f)
+	f.Close()
+	if err != nil || res.Slot != "b" {
+		t.Fatalf("Install = %+v, %v", res, err)
+	}
+	st, err := sys.ReadState()
+	if v, ok := st.Pending(); err != nil || !ok || v != "rpi-hil2" || st.OnTrial() {
+		t.Fatalf("after install: %s, %v: want rpi-hil2 pending", st, err)
+	}
+	slotOf := func() string {
+		b, _ := os.ReadFile(filepath.Join(esp, update.TrybootSlotFile))
+		m := regexp.MustCompile(`(?m)^cmdline=([ab])/cmdline\.txt$`).FindSubmatch(b)
+		if m == nil {
+			t.Fatalf("%s: %q", update.TrybootSlotFile, b)
+		}
+		return string(m[1])
+	}
+	if got := slotOf(); got != "b" {
+		t.Fatalf("after install the firmware boots %s, want b (commit mode)", got)
+	}
+	bcl, _ := os.ReadFile(filepath.Join(esp, "b/cmdline.txt"))
+	if !strings.Contains(strings.ToUpper(string(bcl)), "ROOT=PARTUUID="+parts[2].UUID) || !strings.Contains(string(bcl), "stoa.slot=b ") {
+		t.Errorf("b/cmdline.txt %q does not boot root-b", bcl)
+	}
+	// The trial boot: slot B's command line and release; stoa-tryboot boot hands the default
+	// back to A first, the bless after a healthy boot makes B the default.
+	copyFile(t, filepath.Join(esp, "b/cmdline.txt"), cmdline)
+	if err := os.WriteFile(sys.Release, []byte("BOARD=rpi4\nVERSION=rpi-hil2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if onTrial, err := sys.TrybootBoot(); err != nil || !onTrial || slotOf() != "a" {
+		t.Fatalf("TrybootBoot = %v, %v; firmware default %s: want on trial, default a", onTrial, err, slotOf())
+	}
+	if err := sys.TrybootBless(); err != nil || slotOf() != "b" {
+		t.Fatalf("TrybootBless: %v; firmware default %s, want b", err, slotOf())
+	}
+	if st, err := sys.ReadState(); err != nil || st.OnTrial() {
+		t.Errorf("after bless: %s, %v", st, err)
+	}
+}
+
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
