@@ -82,6 +82,7 @@ have qemu-aarch64-static || arm_pkgs+=(qemu-user-static)
 have update-binfmts || arm_pkgs+=(binfmt-support)
 have arch-test || arm_pkgs+=(arch-test)
 have aarch64-linux-gnu-gcc || arm_pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+have qemu-system-aarch64 || arm_pkgs+=(qemu-system-arm) # TestRPiImageBoots: the arm64 image under -M virt
 for lib in libvpx-dev libopus-dev libspeexdsp-dev libx264-dev; do
   dpkg -s "$lib:arm64" >/dev/null 2>&1 || arm_pkgs+=("$lib:arm64")
 done
