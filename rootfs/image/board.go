@@ -89,16 +89,21 @@ var boards = map[string]Board{
 	},
 }
 
+// BoardNames are the boards the tool builds, sorted (for help texts and errors).
+func BoardNames() []string {
+	names := make([]string, 0, len(boards))
+	for n := range boards {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
 // LookupBoard returns the named board or an error listing the known ones.
 func LookupBoard(name string) (Board, error) {
 	b, ok := boards[name]
 	if !ok {
-		var names []string
-		for n := range boards {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		return Board{}, fmt.Errorf("board %q: the image tool builds %v", name, names)
+		return Board{}, fmt.Errorf("board %q: the image tool builds %v", name, BoardNames())
 	}
 	return b, nil
 }

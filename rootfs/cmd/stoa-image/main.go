@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/stoa-rooms/stoa/rootfs/image"
@@ -35,7 +36,7 @@ func parse(args []string, stderr io.Writer) (image.Config, bool, error) {
 	fs := flag.NewFlagSet("stoa-image", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c image.Config
-	fs.StringVar(&c.Board, "board", "qemu-x86_64", "board to build for (qemu-x86_64, pc)")
+	fs.StringVar(&c.Board, "board", "qemu-x86_64", "board to build for ("+strings.Join(image.BoardNames(), ", ")+")")
 	fs.StringVar(&c.Version, "version", "dev", "image version (file name, /etc/stoa-release, roomd --firmware)")
 	fs.StringVar(&c.OutDir, "out", "out", "output directory")
 	fs.StringVar(&c.CacheDir, "cache", image.DefaultCacheDir(), "cache directory for base root file systems")
