@@ -28,9 +28,10 @@ type RemoteReport struct {
 	// 720p in pure Go under -race is slower than real time on small machines).
 	Decoded, Undecodable, Skipped int
 	// Backwards counts decoded frames whose number went down within one simulcast layer other
-	// than by the sender looping its fixture (a wrap): reordering or a mix-up of senders.
-	// Repeats counts a number seen twice in a row within a layer. Across a layer switch the
-	// number may step back (the new layer's sender can lag) without either counting.
+	// than by the sender looping its fixture (a wrap, told apart by the RTP timestamps; see
+	// frameOrder): reordering or a mix-up of senders. Repeats counts a number seen twice in a
+	// row within a layer. Across a layer switch the number may step back (the new layer's
+	// sender can lag) without either counting.
 	Backwards, Repeats int
 	// Widths counts decoded frames per picture width: which simulcast layer arrived.
 	Widths       map[int]int
@@ -138,9 +139,9 @@ func (p *Participant) onTrack(tr *webrtc.TrackRemote, participant string) {
 		p.log.Warn("participant: ignoring non-VP8 video", "from", participant, "codec", tr.Codec().MimeType)
 		return
 	}
-	frames := make(chan []byte, 1)
+	frames := make(chan *media.Sample, 1)
 	defer close(frames)
-	go p.decodeLoop(participant, frames)
+	go p.decodeLoop(participant, tr.Codec().ClockRate, frames)
 	sb := samplebuilder.New(256, &codecs.VP8Packet{}, 90000)
 	var seq seqExtender
 	for {
@@ -165,25 +166,28 @@ func (p *Participant) onTrack(tr *webrtc.TrackRemote, participant string) {
 	}
 }
 
-// offer hands a frame to the decoder unless it is still busy with the previous one.
-func (p *Participant) offer(participant string, frames chan []byte, s *media.Sample) {
+// offer hands a frame to the decoder. A frame still waiting there from before is dropped
+// for it: the decoder should always take the newest frame, not one held for as long as the
+// previous decode took (seconds for 720p under -race on a loaded machine).
+func (p *Participant) offer(participant string, frames chan *media.Sample, s *media.Sample) {
 	select {
-	case frames <- s.Data:
-	default:
+	case <-frames:
 		p.mu.Lock()
 		p.entry(participant).Skipped++
 		p.mu.Unlock()
+	default:
 	}
+	// This goroutine is the only sender: the slot is free now.
+	frames <- s
 }
 
-func (p *Participant) decodeLoop(participant string, frames <-chan []byte) {
-	loop := p.opts.Media.Spec.Frames
-	// The last frame number per layer (by width): each simulcast layer is its own stream, and
-	// a switch to a layer whose sender lags (a 720p keyframe stream on a starved CPU) may show an
-	// older frame without anything being out of order within a layer.
-	lastByWidth := map[int]int{}
-	for data := range frames {
-		n, width, ok := decode(data)
+func (p *Participant) decodeLoop(participant string, clockRate uint32, frames <-chan *media.Sample) {
+	// Each simulcast layer (told by width) is its own stream, and a switch to a layer whose
+	// sender lags (a 720p keyframe stream on a starved CPU) may show an older frame without
+	// anything being out of order within a layer.
+	order := newFrameOrder(p.opts.Media.Spec.Frames, p.opts.Media.Spec.FPS, clockRate)
+	for s := range frames {
+		n, width, ok := decode(s.Data)
 		p.mu.Lock()
 		rr := p.entry(participant)
 		if !ok {
@@ -200,16 +204,12 @@ func (p *Participant) decodeLoop(participant string, frames <-chan []byte) {
 		if len(rr.Frames) < maxKeptFrames {
 			rr.Frames = append(rr.Frames, n)
 		}
-		// Going down by more than half the loop is the sender wrapping around; anything else
-		// backwards within a layer is a fault.
-		last, seen := lastByWidth[width]
-		switch {
-		case seen && n == last:
+		switch back, repeat := order.observe(width, n, s.PacketTimestamp); {
+		case repeat:
 			rr.Repeats++
-		case seen && n < last && last-n <= loop/2:
+		case back:
 			rr.Backwards++
 		}
-		lastByWidth[width] = n
 		p.mu.Unlock()
 	}
 }
