@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -81,5 +82,59 @@ func TestCrossEnv(t *testing.T) {
 	}
 	if q, _ := LookupBoard("qemu-x86_64"); q.foreign() {
 		t.Error("amd64 board foreign on this host")
+	}
+}
+
+// TestInstallSpeedups: the arm64 base defers update-initramfs while packages install (a stub
+// in place of the diverted command) and builds the initramfs once at the end, after which
+// the diversion, the stub and force-unsafe-io are gone again; the speed-ups are part of the
+// base's cache key, so a base built without them is not reused.
+func TestInstallSpeedups(t *testing.T) {
+	for _, tc := range []struct {
+		board string
+		want  []string // substrings of the command line, in order
+	}{
+		{"rpi4", []string{
+			"--dpkgopt=force-unsafe-io",
+			"--essential-hook=chroot \"$1\" dpkg-divert --quiet --local --rename --divert /usr/sbin/update-initramfs.stoa-deferred --add /usr/sbin/update-initramfs",
+			"exit 0",
+			"--customize-hook=rm \"$1/usr/sbin/update-initramfs\"",
+			"dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs",
+			"chroot \"$1\" update-initramfs -c -k all",
+			"sed -i '/^force-unsafe-io$/d' \"$1/etc/dpkg/dpkg.cfg.d/99mmdebstrap\"",
+			" trixie /out.tar http://mirror.invalid/debian",
+		}},
+	} {
+		t.Run(tc.board, func(t *testing.T) {
+			b, err := LookupBoard(tc.board)
+			if err != nil {
+				t.Fatal(err)
+			}
+			line := strings.Join(mmdebstrapArgs(b, "root", "http://mirror.invalid/debian", "/out.tar"), " ")
+			rest := line
+			for _, w := range tc.want {
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Fatalf("mmdebstrap command line lacks %q after the earlier parts:\n%s", w, line)
+				}
+				rest = rest[i+len(w):]
+			}
+			with, err := baseKey(context.Background(), b, DefaultMirror)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plain := b
+			plain.Arch = runtime.GOARCH // not foreign: no speed-ups, otherwise the same recipe
+			withoutKey, err := baseKey(context.Background(), plain, DefaultMirror)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(plain.installSpeedups()) > 0 {
+				t.Fatalf("host-architecture board %s gets speed-ups: test premise broken", plain.Arch)
+			}
+			if with == withoutKey {
+				t.Errorf("base key %s does not change with the install speed-ups", with)
+			}
+		})
 	}
 }
