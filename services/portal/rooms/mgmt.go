@@ -82,6 +82,19 @@ func (s *Service) handlePoll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	// Register before recording anything or looking at the bundle: an unpair or a version
+	// published from here on wakes us (an unpair before it makes RecordRoomStatus fail).
+	s.cmu.Lock()
+	c := s.connLocked(room.ID)
+	c.inflight++
+	wake := c.wake
+	s.cmu.Unlock()
+	defer func() {
+		s.cmu.Lock()
+		c.inflight--
+		c.lastEnd = s.o.Now()
+		s.cmu.Unlock()
+	}()
 	if err := s.o.Store.RecordRoomStatus(ctx, room.ID, store.RoomStatus{
 		At: s.o.Now().UTC(), Firmware: st.Firmware, BundleVersion: st.BundleVersion,
 		PortalHTTPSTrusted: st.PortalHTTPSTrusted, PortalHTTPSError: st.PortalHTTPSError,
@@ -96,6 +109,9 @@ func (s *Service) handlePoll(w http.ResponseWriter, r *http.Request) {
 	s.panels.record(room.ID, st.Panels)
 	offer, offerNow, err := s.pollUpdate(r, room, st)
 	if err != nil {
+		if _, _, aerr := s.authenticate(r); aerr != nil {
+			err = aerr // unpaired meanwhile: say so, not a storage error
+		}
 		s.writeErr(w, r, err)
 		return
 	}
@@ -103,19 +119,6 @@ func (s *Service) handlePoll(w http.ResponseWriter, r *http.Request) {
 		s.o.Log.Info("room acknowledged bundle", "room", room.ID, "version", st.BundleVersion)
 	}
 	s.noteAck()
-
-	// Register before looking at the bundle, so a version published in between wakes us.
-	s.cmu.Lock()
-	c := s.connLocked(room.ID)
-	c.inflight++
-	wake := c.wake
-	s.cmu.Unlock()
-	defer func() {
-		s.cmu.Lock()
-		c.inflight--
-		c.lastEnd = s.o.Now()
-		s.cmu.Unlock()
-	}()
 
 	bs, err := s.current(ctx)
 	if err != nil {
