@@ -87,7 +87,7 @@ func (s *Service) handlePoll(w http.ResponseWriter, r *http.Request) {
 	s.cmu.Lock()
 	c := s.connLocked(room.ID)
 	c.inflight++
-	wake := c.wake
+	wake, pushes := c.wake, c.pushes
 	s.cmu.Unlock()
 	defer func() {
 		s.cmu.Lock()
@@ -162,7 +162,16 @@ func (s *Service) handlePoll(w http.ResponseWriter, r *http.Request) {
 			s.writeErr(w, r, err)
 			return
 		}
-		answer(bs.Envelope, true)
+		// A push re-sends the bundle; news (an update offer, a panel revocation) carries it
+		// only to a room that is behind.
+		s.cmu.Lock()
+		pushed := c.pushes != pushes
+		s.cmu.Unlock()
+		var env []byte
+		if pushed || st.BundleVersion < bs.Bundle.Version {
+			env = bs.Envelope
+		}
+		answer(env, true)
 	case <-fire:
 		answer(nil, true)
 	case <-ctx.Done():

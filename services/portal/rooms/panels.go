@@ -129,7 +129,7 @@ func (s *Service) HandleRevokePanel(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, r, errorf(http.StatusNotFound, "panel.unknown", "room %s reports no panel %q", room.Name, pid))
 		return
 	}
-	s.wake(room.ID)
+	s.wakeNews(room.ID)
 	s.audit(r, "room.panel.revoke", fmt.Sprintf("room=%s panel=%s", room.ID, pid))
 	w.WriteHeader(http.StatusNoContent)
 }

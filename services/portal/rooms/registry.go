@@ -16,7 +16,10 @@ import (
 type conn struct {
 	inflight int
 	lastEnd  time.Time
-	wake     chan struct{} // closed and replaced to end the room's in-flight poll with the bundle
+	wake     chan struct{} // closed and replaced to end the room's in-flight poll
+	// pushes counts wake-ups that must deliver the bundle (a push, a new bundle, an unpair),
+	// as opposed to those that only carry news (an update offer, a panel revocation).
+	pushes uint64
 }
 
 func (s *Service) connLocked(id string) *conn {
@@ -29,11 +32,20 @@ func (s *Service) connLocked(id string) *conn {
 }
 
 // wake ends the in-flight poll of room id ("" for every room) so it receives the current bundle.
-func (s *Service) wake(id string) {
+func (s *Service) wake(id string) { s.wakeFor(id, true) }
+
+// wakeNews ends the in-flight poll of room id so it receives news that is not a bundle (an
+// update offer, a panel revocation): the answer carries the bundle only if the room is behind.
+func (s *Service) wakeNews(id string) { s.wakeFor(id, false) }
+
+func (s *Service) wakeFor(id string, bundle bool) {
 	s.cmu.Lock()
 	defer s.cmu.Unlock()
 	for rid, c := range s.conns {
 		if id == "" || rid == id {
+			if bundle {
+				c.pushes++
+			}
 			close(c.wake)
 			c.wake = make(chan struct{})
 		}

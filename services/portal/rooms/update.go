@@ -189,7 +189,7 @@ func (s *Service) HandleStartUpdate(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, r, err)
 		return
 	}
-	s.wake(room.ID)
+	s.wakeNews(room.ID)
 	out := []api.Room{s.apiRoom(room)}
 	if err := s.fillUpdates(ctx, out); err != nil {
 		s.writeErr(w, r, err)
