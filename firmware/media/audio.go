@@ -129,3 +129,37 @@ func fft(x []complex128) {
 		}
 	}
 }
+
+// ToneShare is the fraction (0–1) of pcm's energy (mono, rate Hz, Hann-windowed spectrum of its
+// middle) that lies within width Hz of freq: near 1 for a clean tone, near width/(rate/2) for
+// white noise. Unlike DominantFrequency it tells a tone from noise whose strongest bin happens
+// to fall near freq.
+func ToneShare(pcm []int16, rate int, freq, width float64) float64 {
+	if len(pcm) < 64 || rate <= 0 {
+		return 0
+	}
+	n := 1
+	for n*2 <= len(pcm) && n < 1<<16 {
+		n *= 2
+	}
+	seg := pcm[(len(pcm)-n)/2:][:n]
+	x := make([]complex128, n)
+	for i := range x {
+		w := 0.5 - 0.5*math.Cos(2*math.Pi*float64(i)/float64(n-1))
+		x[i] = complex(float64(seg[i])*w, 0)
+	}
+	fft(x)
+	bin := float64(rate) / float64(n)
+	var total, near float64
+	for k := 1; k < n/2; k++ {
+		p := real(x[k])*real(x[k]) + imag(x[k])*imag(x[k])
+		total += p
+		if math.Abs(float64(k)*bin-freq) <= width {
+			near += p
+		}
+	}
+	if total == 0 {
+		return 0
+	}
+	return near / total
+}

@@ -100,3 +100,35 @@ func TestDominantFrequency(t *testing.T) {
 		t.Fatalf("silence: %v, want 0", got)
 	}
 }
+
+func TestToneShare(t *testing.T) {
+	const rate = 48000
+	noise := make([]int16, 48000)
+	seed := uint32(1)
+	for i := range noise {
+		seed = seed*1664525 + 1013904223
+		noise[i] = int16(seed >> 18)
+	}
+	mixed := make([]int16, 48000)
+	tn := tone(48000, rate, 440, 0.25)
+	for i := range mixed {
+		mixed[i] = tn[i]/2 + noise[i]/2
+	}
+	for _, tc := range []struct {
+		name     string
+		pcm      []int16
+		min, max float64
+	}{
+		{"clean tone", tone(48000, rate, 440, 0.25), 0.95, 1},
+		{"white noise", noise, 0, 0.01},
+		{"tone in noise", mixed, 0.3, 1},
+		{"other tone", tone(48000, rate, 1000, 0.25), 0, 0.01},
+		{"silence", make([]int16, 4800), 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ToneShare(tc.pcm, rate, 440, 20); got < tc.min || got > tc.max {
+				t.Errorf("ToneShare = %.4f, want within [%v, %v]", got, tc.min, tc.max)
+			}
+		})
+	}
+}
