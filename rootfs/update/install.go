@@ -184,23 +184,8 @@ func (s System) Install(r io.Reader) (Result, error) {
 	if err := os.MkdirAll(kdir, 0o755); err != nil {
 		return res, fmt.Errorf("install: %w", err)
 	}
-	for {
-		f, rd, err := b.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return res, fmt.Errorf("install: %w", err)
-		}
-		if f.Name == MemberRoot {
-			err = writeDevice(dev, f.Size, rd)
-		} else {
-			err = writeFile(filepath.Join(kdir, f.Name), rd)
-		}
-		if err != nil {
-			return res, fmt.Errorf("install %s: %w", f.Name, err)
-		}
-		log.Info("update member written", "name", f.Name, "bytes", f.Size)
+	if err := writePayload(b, dev, kdir, log); err != nil {
+		return res, err
 	}
 	tries := max(s.Tries, 1)
 	name := EntryName{Slot: target, Counting: true, Left: tries}
@@ -268,4 +253,27 @@ func writeFile(path string, r io.Reader) error {
 		d.Close()
 	}
 	return nil
+}
+
+// writePayload streams the bundle's payload into place: the root image onto the slot's device,
+// the kernel and initrd into kdir (each verified against the signed manifest as it is read).
+func writePayload(b *Reader, dev, kdir string, log *slog.Logger) error {
+	for {
+		f, rd, err := b.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("install: %w", err)
+		}
+		if f.Name == MemberRoot {
+			err = writeDevice(dev, f.Size, rd)
+		} else {
+			err = writeFile(filepath.Join(kdir, f.Name), rd)
+		}
+		if err != nil {
+			return fmt.Errorf("install %s: %w", f.Name, err)
+		}
+		log.Info("update member written", "name", f.Name, "bytes", f.Size)
+	}
 }

@@ -1,7 +1,6 @@
 package update
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -87,23 +86,8 @@ func (s System) installTryboot(r io.Reader, st State) (Result, error) {
 	if err := os.MkdirAll(kdir, 0o755); err != nil {
 		return res, fmt.Errorf("install: %w", err)
 	}
-	for {
-		f, rd, err := b.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return res, fmt.Errorf("install: %w", err)
-		}
-		if f.Name == MemberRoot {
-			err = writeDevice(dev, f.Size, rd)
-		} else {
-			err = writeFile(filepath.Join(kdir, f.Name), rd)
-		}
-		if err != nil {
-			return res, fmt.Errorf("install %s: %w", f.Name, err)
-		}
-		log.Info("update member written", "name", f.Name, "bytes", f.Size)
+	if err := writePayload(b, dev, kdir, log); err != nil {
+		return res, err
 	}
 	for name, text := range map[string]string{
 		filepath.Join(target, "cmdline.txt"): TrybootCmdline(target, partUUID, m.Cmdline),
