@@ -99,6 +99,11 @@ type testClient struct {
 	muted    sync.Map // track ID → bool (stop sending)
 	levelExt uint8
 	negMu    sync.Mutex // pion's description setters must not run concurrently
+
+	// dropOffers makes the client drop that many router offers, as a client whose own offer
+	// crossed the router's does (glare: the client's offer wins and the router offers again).
+	dropOffers atomic.Int32
+	dropped    atomic.Int32 // router offers dropped, by dropOffers or by a crossing offer
 }
 
 // renegotiate offers the client's current tracks (after the router's offers settled).
@@ -377,6 +382,12 @@ func (c *testClient) handleMsg(m api.SigMessage) {
 				c.t.Errorf("%s: answer: %v", c.id, err)
 			}
 		case api.SigTypeOffer:
+			// An offer that crosses ours is dropped (the router yields, as in rtcclient).
+			if c.dropOffers.Add(-1) >= 0 || c.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
+				c.dropped.Add(1)
+				return
+			}
+			c.dropOffers.Store(0)
 			sd, err := api.DecodeSigSDP(m)
 			if err == nil {
 				err = c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sd.SDP})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,10 +47,11 @@ type participant struct {
 
 	// Negotiation: the client's first offer is answered; afterwards the router offers
 	// whenever its tracks change and the client answers. A client offer racing a router
-	// offer wins (the router rolls back and offers again).
+	// offer wins (the router drops its own, never applied, and offers again).
 	negMu        sync.Mutex
 	ready        bool
 	pendingOffer bool
+	offerSDP     string // our outstanding offer, applied when its answer arrives
 	offerAt      time.Time
 	needNeg      bool
 	pendingCands []webrtc.ICECandidateInit
@@ -61,6 +63,7 @@ type participant struct {
 	mu        sync.Mutex
 	pubs      map[string]*publication     // by track ID
 	fwds      map[*publication]*forwarder // what this participant receives
+	mids      int                         // MIDs given to forwarded tracks' transceivers
 	closed    bool
 	done      chan struct{}
 	closeOnce sync.Once
@@ -261,11 +264,10 @@ func (p *participant) onOffer(sdp string) error {
 	p.negMu.Lock()
 	defer p.negMu.Unlock()
 	if p.pendingOffer {
-		// Glare: the client's offer wins; ours is rolled back and made again afterwards.
-		if err := p.pc.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback}); err != nil {
-			return fmt.Errorf("offer: roll back our offer: %w", err)
-		}
-		p.pendingOffer, p.needNeg = false, true
+		// Glare (RFC 8829 section 4.1.8.2): the client's offer wins. Our offer was never
+		// applied (see offerLocked), so dropping it is the rollback; it is made again after
+		// the answer below, with whatever changed meanwhile.
+		p.pendingOffer, p.offerSDP, p.needNeg = false, "", true
 	}
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		return fmt.Errorf("offer: %w", err)
@@ -292,10 +294,13 @@ func (p *participant) onAnswer(sdp string) error {
 	if !p.pendingOffer {
 		return errors.New("answer: no offer is pending")
 	}
+	if err := p.pc.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: p.offerSDP}); err != nil {
+		return fmt.Errorf("answer: apply our offer: %w", err)
+	}
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
 		return fmt.Errorf("answer: %w", err)
 	}
-	p.pendingOffer = false
+	p.pendingOffer, p.offerSDP = false, ""
 	p.flushCandidates()
 	if p.needNeg {
 		return p.offerLocked()
@@ -326,10 +331,10 @@ func (p *participant) offerLocked() error {
 	if err != nil {
 		return fmt.Errorf("create offer: %w", err)
 	}
-	if err := p.pc.SetLocalDescription(offer); err != nil {
-		return fmt.Errorf("set offer: %w", err)
-	}
-	p.pendingOffer, p.offerAt = true, p.sfu.now()
+	// The offer is applied only when its answer arrives (onAnswer): pion cannot roll back a
+	// local offer (SetLocalDescription refuses SDPTypeRollback), and glare must be able to
+	// drop it. Until then the connection stays stable and keeps the last agreed session.
+	p.pendingOffer, p.offerSDP, p.offerAt = true, offer.SDP, p.sfu.now()
 	p.send(api.SigTypeOffer, api.SigSDP{SDP: offer.SDP, Type: api.SigTypeOffer})
 	return nil
 }
@@ -484,6 +489,14 @@ func (p *participant) subscribe(pub *publication) {
 	// the subscriber's own publishing m-lines, whose media never reaches it.
 	tr, err := p.pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	if err != nil {
+		p.mu.Unlock()
+		p.log.Warn("subscribe", "track", pub.id, "err", err)
+		return
+	}
+	// The router's MIDs are its own ("s1", "s2", …), never numbers a client picks: a client's
+	// offer that crosses ours (glare) can then never claim a transceiver our dropped offer named.
+	p.mids++
+	if err := tr.SetMid("s" + strconv.Itoa(p.mids)); err != nil {
 		p.mu.Unlock()
 		p.log.Warn("subscribe", "track", pub.id, "err", err)
 		return

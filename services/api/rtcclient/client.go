@@ -7,8 +7,8 @@
 // Negotiation follows the conference design: the client makes the first offer (its published
 // tracks), the router offers afterwards whenever the set of forwarded tracks changes, and the
 // client answers. If the client publishes more later it offers again; if that crosses an offer
-// from the router (glare, RFC 8829 section 4.1.8.2), the client's offer wins: the router rolls its
-// own back and offers again after answering. Publish everything in one call to avoid glare.
+// from the router (glare, RFC 8829 section 4.1.8.2), the client's offer wins: the router drops its
+// own and offers again after answering. Publish everything in one call to avoid glare.
 //
 // Reconnecting is the caller's job: when signaling drops or the router asks to reconnect, Done
 // is closed and Err says why.

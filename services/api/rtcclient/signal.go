@@ -200,7 +200,7 @@ func (c *Client) answerOffer(sdp string) error {
 	c.negMu.Lock()
 	defer c.negMu.Unlock()
 	if c.offering {
-		// Glare: the router yields to the client (it rolls its offer back, answers ours and
+		// Glare: the router yields to the client (it drops its offer, answers ours and
 		// offers again afterwards), so its crossing offer is dropped here.
 		c.log.Debug("rtcclient: dropping the router's offer that crossed ours")
 		return nil
