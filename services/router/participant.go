@@ -134,8 +134,8 @@ func (p *participant) guard(what string, fn func() error) {
 		}
 	}()
 	if err := fn(); err != nil {
-		if errors.Is(err, errMalformedMedia) {
-			p.log.Warn("participant sends malformed media; disconnecting", "err", err)
+		if errors.Is(err, errMalformedMedia) || errors.Is(err, errMediaFlood) {
+			p.log.Warn("participant sends malformed media or floods; disconnecting", "err", err)
 			p.send(api.SigTypeError, api.Error{Code: codeMedia, Message: err.Error()})
 			p.close(err.Error(), false)
 			return

@@ -164,8 +164,7 @@ func simulcastDefaultRID(rates []Layer) string {
 func (p *publication) readLayer(track *webrtc.TrackRemote, l *layer, levelID uint8) error {
 	s := p.owner.sfu
 	limiter := newBucket(layerPacketRate, layerPacketBurst, s.now())
-	var badStart time.Time
-	bad := 0
+	var abuse abuseMeter
 	for {
 		pkt, _, err := track.ReadRTP()
 		if err != nil {
@@ -177,13 +176,17 @@ func (p *publication) readLayer(track *webrtc.TrackRemote, l *layer, levelID uin
 		now := s.now()
 		p.packetsIn.Add(1)
 		p.bytesIn.Add(uint64(len(pkt.Payload)))
-		if !limiter.allow(now) || !validPayload(p.mime, pkt.Payload) {
+		if !validPayload(p.mime, pkt.Payload) {
 			p.dropped.Add(1)
-			if now.Sub(badStart) > time.Second {
-				badStart, bad = now, 0
-			}
-			if bad++; bad > malformedLimit {
+			if abuse.malformed(now) {
 				return errMalformedMedia
+			}
+			continue
+		}
+		if !limiter.allow(now) {
+			p.dropped.Add(1)
+			if abuse.overRate(now) {
+				return errMediaFlood
 			}
 			continue
 		}
@@ -215,4 +218,7 @@ func (p *publication) readLayer(track *webrtc.TrackRemote, l *layer, levelID uin
 	}
 }
 
-var errMalformedMedia = errors.New("too many malformed or excess media packets")
+var (
+	errMalformedMedia = errors.New("too many malformed media packets")
+	errMediaFlood     = errors.New("media packets far over the rate cap for seconds")
+)
