@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/stoa-rooms/stoa/board"
@@ -84,12 +83,16 @@ func runWith(ctx context.Context, cfg roomd.Config, log *slog.Logger, stdout io.
 	scr := newScreen(b, log)
 	pscr := roomd.NewPanelScreen(scr) // idle screens plus the touch-panel PIN while a panel pairs
 	host, _ := os.Hostname()
+	serial, err := deviceSerial(cfg.DataDir, dtSerialPath)
+	if err != nil {
+		return err
+	}
 	o := roomd.RoomOptions{
 		Agent: roomd.Options{
 			Config: cfg,
 			Log:    log,
 			OnCode: func(code string) { fmt.Fprintf(stdout, "Pairing code: %s\n", code) },
-			Room:   pairing.RoomInfo{Model: b.Name(), Firmware: cfg.Firmware, Serial: machineID(), Hostname: host},
+			Room:   pairing.RoomInfo{Model: b.Name(), Firmware: cfg.Firmware, Serial: serial, Hostname: host},
 		},
 		Board:        b,
 		Screen:       pscr,
@@ -146,17 +149,4 @@ func runWith(ctx context.Context, cfg roomd.Config, log *slog.Logger, stdout io.
 	}
 	log.Info("roomd stopped")
 	return first
-}
-
-// machineID is the device serial stand-in: systemd's machine ID, when there is one.
-func machineID() string {
-	b, err := os.ReadFile("/etc/machine-id")
-	if err != nil {
-		return ""
-	}
-	id := strings.TrimSpace(string(b))
-	if len(id) > 64 {
-		id = id[:64]
-	}
-	return id
 }
