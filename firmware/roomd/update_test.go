@@ -21,7 +21,7 @@ import (
 
 	"github.com/stoa-rooms/stoa/board/sim"
 	"github.com/stoa-rooms/stoa/provisioning/pairing"
-	"github.com/stoa-rooms/stoa/rootfs/update" // test only: makes real signed bundles
+	"github.com/stoa-rooms/stoa/rootfs/update/updatetest" // test only: real signed bundles
 	"github.com/stoa-rooms/stoa/services/api"
 )
 
@@ -34,72 +34,6 @@ func buildStoaUpdate(t *testing.T) string {
 		t.Fatalf("go build stoa-update: %v\n%s", err, out)
 	}
 	return bin
-}
-
-// fakeSystem is a room's A/B system in files: ESP directory, kernel command line, release
-// file, update key, and plain files standing in for the root partitions.
-type fakeSystem struct {
-	dir  string
-	key  ed25519.PrivateKey
-	args []string // flags pointing stoa-update at it
-}
-
-func newFakeSystem(t *testing.T, cmdline, version string, entries map[string]string) *fakeSystem {
-	t.Helper()
-	d := t.TempDir()
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string][]byte{
-		"slots/root-a": make([]byte, 1<<20), "slots/root-b": make([]byte, 1<<20),
-		"cmdline": []byte(cmdline + "\n"), "release": []byte("BOARD=qemu-x86_64\nVERSION=" + version + "\n"),
-		"key.pub": []byte(update.EncodePublicKey(key.Public().(ed25519.PublicKey))),
-	}
-	for name, v := range entries {
-		seq, ver, _ := strings.Cut(v, "-")
-		files["esp/loader/entries/"+name] = []byte("title x\nversion " + seq + "-" + ver + "\n")
-	}
-	for name, data := range files {
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(d, name)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(d, name), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return &fakeSystem{dir: d, key: key, args: []string{"--esp", filepath.Join(d, "esp"), "--cmdline", filepath.Join(d, "cmdline"),
-		"--release", filepath.Join(d, "release"), "--pubkey", filepath.Join(d, "key.pub"), "--slots", filepath.Join(d, "slots")}}
-}
-
-func (f *fakeSystem) entries(t *testing.T) string {
-	t.Helper()
-	des, err := os.ReadDir(filepath.Join(f.dir, "esp/loader/entries"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n []string
-	for _, de := range des {
-		n = append(n, de.Name())
-	}
-	return strings.Join(n, ",")
-}
-
-func makeUpdateBundle(t *testing.T, key ed25519.PrivateKey, version string, root []byte) []byte {
-	t.Helper()
-	d := t.TempDir()
-	paths := map[string]string{}
-	for name, data := range map[string][]byte{update.MemberRoot: root, update.MemberKernel: []byte("kernel " + version), update.MemberInitrd: []byte("initrd " + version)} {
-		paths[name] = filepath.Join(d, name)
-		if err := os.WriteFile(paths[name], data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var buf bytes.Buffer
-	if _, err := update.WriteBundle(&buf, key, "qemu-x86_64", version, "ro", paths); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 // updatePortal is the test portal serving offered bundles on its management listener.
@@ -251,20 +185,20 @@ func TestPortalOfferedUpdate(t *testing.T) {
 	root := bytes.Repeat([]byte("ext4 root "), 40_000)
 
 	t.Run("installs, reports progress and reboots once", func(t *testing.T) {
-		fs := newFakeSystem(t, "root=PARTUUID=x stoa.slot=a ro", "u1", map[string]string{"stoa-a.conf": "1-u1"})
+		fs := updatetest.NewSystem(t, "root=PARTUUID=x stoa.slot=a ro", "u1", map[string]string{"stoa-a.conf": "1-u1"})
 		var reboots atomic.Int32
 		p := newUpdatePortal(t)
 		p.gate = true
-		a := startUpdateAgent(t, p.testPortal, &CLIUpdater{Command: bin, Args: fs.args,
+		a := startUpdateAgent(t, p.testPortal, &CLIUpdater{Command: bin, Args: fs.Args,
 			RebootFunc: func(context.Context) error { reboots.Add(1); return nil }})
-		wantSys := api.RoomSystem{Board: "qemu-x86_64", Slot: "a", Version: "u1", UpdateKey: hex.EncodeToString(fs.key.Public().(ed25519.PublicKey))}
+		wantSys := api.RoomSystem{Board: "qemu-x86_64", Slot: "a", Version: "u1", UpdateKey: hex.EncodeToString(fs.Key.Public().(ed25519.PublicKey))}
 		waitFor(t, "the room's system in a poll", func() bool {
 			return p.saw("room1", func(s api.RoomStatus) bool { return s.System != nil && *s.System == wantSys && s.Update == nil })
 		})
 		if s := a.Status(); s.System == nil || *s.System != wantSys {
 			t.Errorf("local status system %+v, want %+v", s.System, wantSys)
 		}
-		p.offer("u2", makeUpdateBundle(t, fs.key, "u2", root))
+		p.offer("u2", updatetest.Bundle(t, fs.Key, "u2", root))
 		waitFor(t, "the reboot", func() bool { return reboots.Load() == 1 })
 		if !p.saw("room1", func(s api.RoomStatus) bool { return s.Update != nil && s.Update.State == api.UpdateRebooting }) {
 			t.Errorf("rebooted before a poll reported rebooting: %v", p.states("room1"))
@@ -273,11 +207,11 @@ func TestPortalOfferedUpdate(t *testing.T) {
 		if want := []string{"-", "u2:downloading", "u2:rebooting"}; strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Errorf("reported states %v, want %v", got, want)
 		}
-		slot, _ := os.ReadFile(filepath.Join(fs.dir, "slots/root-b"))
+		slot, _ := os.ReadFile(filepath.Join(fs.Dir, "slots/root-b"))
 		if !bytes.Equal(slot[:len(root)], root) {
 			t.Errorf("slot b does not hold the bundle's root image")
 		}
-		if e := fs.entries(t); e != "stoa-a.conf,stoa-b+1.conf" {
+		if e := fs.Entries(t); e != "stoa-a.conf,stoa-b+1.conf" {
 			t.Errorf("loader entries %s, want stoa-a.conf,stoa-b+1.conf", e)
 		}
 		// The offer stays until the room runs u2: it is neither downloaded nor rebooted again.
@@ -289,16 +223,16 @@ func TestPortalOfferedUpdate(t *testing.T) {
 	})
 
 	t.Run("bad signature fails without reboot or retry", func(t *testing.T) {
-		fs := newFakeSystem(t, "root=PARTUUID=x stoa.slot=a ro", "u1", map[string]string{"stoa-a.conf": "1-u1"})
+		fs := updatetest.NewSystem(t, "root=PARTUUID=x stoa.slot=a ro", "u1", map[string]string{"stoa-a.conf": "1-u1"})
 		_, otherKey, _ := ed25519.GenerateKey(rand.Reader)
 		var reboots atomic.Int32
 		p := newUpdatePortal(t)
-		startUpdateAgent(t, p.testPortal, &CLIUpdater{Command: bin, Args: fs.args,
+		startUpdateAgent(t, p.testPortal, &CLIUpdater{Command: bin, Args: fs.Args,
 			RebootFunc: func(context.Context) error { reboots.Add(1); return nil }})
 		waitFor(t, "the room's system", func() bool {
 			return p.saw("room1", func(s api.RoomStatus) bool { return s.System != nil })
 		})
-		p.offer("u2", makeUpdateBundle(t, otherKey, "u2", root))
+		p.offer("u2", updatetest.Bundle(t, otherKey, "u2", root))
 		var failed *api.RoomUpdate
 		waitFor(t, "a failed report", func() bool {
 			return p.saw("room1", func(s api.RoomStatus) bool {
@@ -316,7 +250,7 @@ func TestPortalOfferedUpdate(t *testing.T) {
 		if r, d := reboots.Load(), p.downloads("u2"); r != 0 || d != 1 {
 			t.Errorf("%d reboots and %d downloads after a refused bundle, want 0 and 1", r, d)
 		}
-		if e := fs.entries(t); e != "stoa-a.conf" {
+		if e := fs.Entries(t); e != "stoa-a.conf" {
 			t.Errorf("loader entries %s after a refused bundle, want stoa-a.conf", e)
 		}
 		// Once the portal stops offering it (it saw the failure), offering it again is a new
@@ -324,7 +258,7 @@ func TestPortalOfferedUpdate(t *testing.T) {
 		p.withdraw()
 		n = p.polls("room1")
 		waitFor(t, "two polls without an offer", func() bool { return p.polls("room1") >= n+2 })
-		p.offer("u2", makeUpdateBundle(t, otherKey, "u2", root))
+		p.offer("u2", updatetest.Bundle(t, otherKey, "u2", root))
 		waitFor(t, "a second download", func() bool { return p.downloads("u2") == 2 })
 	})
 
@@ -338,13 +272,13 @@ func TestPortalOfferedUpdate(t *testing.T) {
 		{"portal serves another size", func(o *api.UpdateOffer) { o.Size-- }, "the portal serves"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := newFakeSystem(t, "root=PARTUUID=x stoa.slot=a ro", "u1", map[string]string{"stoa-a.conf": "1-u1"})
+			fs := updatetest.NewSystem(t, "root=PARTUUID=x stoa.slot=a ro", "u1", map[string]string{"stoa-a.conf": "1-u1"})
 			p := newUpdatePortal(t)
-			p.offer("u2", makeUpdateBundle(t, fs.key, "u2", root))
+			p.offer("u2", updatetest.Bundle(t, fs.Key, "u2", root))
 			p.testPortal.mu.Lock()
 			tc.offer(p.updates["room1"])
 			p.testPortal.mu.Unlock()
-			startUpdateAgent(t, p.testPortal, &CLIUpdater{Command: bin, Args: fs.args,
+			startUpdateAgent(t, p.testPortal, &CLIUpdater{Command: bin, Args: fs.Args,
 				RebootFunc: func(context.Context) error { t.Error("rebooted"); return nil }})
 			var failed *api.RoomUpdate
 			waitFor(t, "a failed report", func() bool {
@@ -358,18 +292,18 @@ func TestPortalOfferedUpdate(t *testing.T) {
 			if failed.Version != "u2" || !strings.Contains(failed.Error, tc.err) {
 				t.Errorf("failed report %+v, want an error containing %q", failed, tc.err)
 			}
-			if e := fs.entries(t); e != "stoa-a.conf" {
+			if e := fs.Entries(t); e != "stoa-a.conf" {
 				t.Errorf("loader entries %s after a refused offer, want stoa-a.conf", e)
 			}
 		})
 	}
 
 	t.Run("failed trial is reported and not offered again", func(t *testing.T) {
-		fs := newFakeSystem(t, "root=PARTUUID=x stoa.slot=b ro", "u2", map[string]string{"stoa-a+0-1.conf": "3-u3", "stoa-b.conf": "2-u2"})
+		fs := updatetest.NewSystem(t, "root=PARTUUID=x stoa.slot=b ro", "u2", map[string]string{"stoa-a+0-1.conf": "3-u3", "stoa-b.conf": "2-u2"})
 		p := newUpdatePortal(t)
-		startUpdateAgent(t, p.testPortal, &CLIUpdater{Command: bin, Args: fs.args,
+		startUpdateAgent(t, p.testPortal, &CLIUpdater{Command: bin, Args: fs.Args,
 			RebootFunc: func(context.Context) error { t.Error("rebooted"); return nil }})
-		p.offer("u3", makeUpdateBundle(t, fs.key, "u3", root))
+		p.offer("u3", updatetest.Bundle(t, fs.Key, "u3", root))
 		want := api.RoomUpdate{Version: "u3", State: api.UpdateFailed,
 			Error: "u3 did not become healthy on its trial boot; rolled back to u2 (slot B)"}
 		waitFor(t, "the rollback report", func() bool {
@@ -389,10 +323,10 @@ func TestPortalOfferedUpdate(t *testing.T) {
 		{"off the image: no stoa-update", filepath.Join(t.TempDir(), "absent"), "root=PARTUUID=x stoa.slot=a ro"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := newFakeSystem(t, tc.cmdline, "u1", map[string]string{"stoa-a.conf": "1-u1"})
+			fs := updatetest.NewSystem(t, tc.cmdline, "u1", map[string]string{"stoa-a.conf": "1-u1"})
 			p := newUpdatePortal(t)
-			p.offer("u2", makeUpdateBundle(t, fs.key, "u2", root))
-			startUpdateAgent(t, p.testPortal, &CLIUpdater{Command: tc.command, Args: fs.args,
+			p.offer("u2", updatetest.Bundle(t, fs.Key, "u2", root))
+			startUpdateAgent(t, p.testPortal, &CLIUpdater{Command: tc.command, Args: fs.Args,
 				RebootFunc: func(context.Context) error { t.Error("rebooted"); return nil }})
 			waitFor(t, "four polls", func() bool { return p.polls("room1") >= 4 })
 			if p.saw("room1", func(s api.RoomStatus) bool { return s.System != nil || s.Update != nil }) {

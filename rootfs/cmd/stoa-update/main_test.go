@@ -12,80 +12,21 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stoa-rooms/stoa/rootfs/update"
+	"github.com/stoa-rooms/stoa/rootfs/update/updatetest"
 )
 
-// fakeRoom is a room's system in files: ESP directory, command line, release, key, slots.
-type fakeRoom struct {
-	dir  string
-	key  ed25519.PrivateKey
-	args []string // the flags pointing the CLI at it
-}
+// fakeRoom is a fake room system (updatetest.System) the CLI runs against.
+type fakeRoom struct{ *updatetest.System }
 
 func newFakeRoom(t *testing.T, slot, version string, entries map[string]string) *fakeRoom {
-	t.Helper()
-	d := t.TempDir()
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(name string, data []byte) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(d, name)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(d, name), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("slots/root-a", make([]byte, 1<<20))
-	write("slots/root-b", make([]byte, 1<<20))
-	for name, v := range entries {
-		seq, ver, _ := strings.Cut(v, "-")
-		write("esp/loader/entries/"+name, []byte("title x\nversion "+seq+"-"+ver+"\n"))
-	}
-	write("cmdline", []byte("root=PARTUUID=x stoa.slot="+slot+" ro\n"))
-	write("release", []byte("BOARD=qemu-x86_64\nVERSION="+version+"\n"))
-	write("key.pub", []byte(update.EncodePublicKey(key.Public().(ed25519.PublicKey))))
-	return &fakeRoom{dir: d, key: key, args: []string{"--esp", filepath.Join(d, "esp"), "--cmdline", filepath.Join(d, "cmdline"),
-		"--release", filepath.Join(d, "release"), "--pubkey", filepath.Join(d, "key.pub"), "--slots", filepath.Join(d, "slots")}}
+	return &fakeRoom{updatetest.NewSystem(t, "root=PARTUUID=x stoa.slot="+slot+" ro", version, entries)}
 }
 
 func (r *fakeRoom) run(t *testing.T, stdin []byte, args ...string) (string, string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	err := run(context.Background(), append(args[:1:1], append(r.args, args[1:]...)...), bytes.NewReader(stdin), &out, &errOut)
+	err := run(context.Background(), append(args[:1:1], append(r.Args, args[1:]...)...), bytes.NewReader(stdin), &out, &errOut)
 	return out.String(), errOut.String(), err
-}
-
-func (r *fakeRoom) entries(t *testing.T) string {
-	t.Helper()
-	des, err := os.ReadDir(filepath.Join(r.dir, "esp/loader/entries"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n []string
-	for _, de := range des {
-		n = append(n, de.Name())
-	}
-	return strings.Join(n, ",")
-}
-
-func makeBundle(t *testing.T, key ed25519.PrivateKey, version string, root []byte) []byte {
-	t.Helper()
-	d := t.TempDir()
-	paths := map[string]string{}
-	for name, data := range map[string][]byte{update.MemberRoot: root, update.MemberKernel: []byte("kernel " + version), update.MemberInitrd: []byte("initrd " + version)} {
-		paths[name] = filepath.Join(d, name)
-		if err := os.WriteFile(paths[name], data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var buf bytes.Buffer
-	if _, err := update.WriteBundle(&buf, key, "qemu-x86_64", version, "ro", paths); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 // TestStatusJSON reads the running slot, trial state and key of fake systems as roomd does.
@@ -116,7 +57,7 @@ func TestStatusJSON(t *testing.T) {
 			if err := json.Unmarshal([]byte(out), &got); err != nil {
 				t.Fatalf("status --json printed %q: %v", out, err)
 			}
-			tc.want.UpdateKey = hex.EncodeToString(r.key.Public().(ed25519.PublicKey))
+			tc.want.UpdateKey = hex.EncodeToString(r.Key.Public().(ed25519.PublicKey))
 			if got != tc.want {
 				t.Errorf("status --json = %+v, want %+v", got, tc.want)
 			}
@@ -124,7 +65,7 @@ func TestStatusJSON(t *testing.T) {
 	}
 	t.Run("off the image", func(t *testing.T) {
 		r := newFakeRoom(t, "a", "u1", map[string]string{"stoa-a.conf": "1-u1"})
-		if err := os.WriteFile(filepath.Join(r.dir, "cmdline"), []byte("root=/dev/sda1 ro quiet\n"), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(r.Dir, "cmdline"), []byte("root=/dev/sda1 ro quiet\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		out, _, err := r.run(t, nil, "status", "--json")
@@ -134,7 +75,7 @@ func TestStatusJSON(t *testing.T) {
 	})
 	t.Run("unreadable key", func(t *testing.T) {
 		r := newFakeRoom(t, "a", "u1", map[string]string{"stoa-a.conf": "1-u1"})
-		if err := os.Remove(filepath.Join(r.dir, "key.pub")); err != nil {
+		if err := os.Remove(filepath.Join(r.Dir, "key.pub")); err != nil {
 			t.Fatal(err)
 		}
 		out, errOut, err := r.run(t, nil, "status", "--json")
@@ -158,17 +99,17 @@ func TestInstallStdin(t *testing.T) {
 		want    string // entries after
 	}{
 		{"good", "a", map[string]string{"stoa-a.conf": "1-u1"}, "",
-			func(r *fakeRoom) []byte { return makeBundle(t, r.key, "u2", root) }, "", "stoa-a.conf,stoa-b+3.conf"},
+			func(r *fakeRoom) []byte { return updatetest.Bundle(t, r.Key, "u2", root) }, "", "stoa-a.conf,stoa-b+3.conf"},
 		{"tries from the environment", "a", map[string]string{"stoa-a.conf": "1-u1"}, "1",
-			func(r *fakeRoom) []byte { return makeBundle(t, r.key, "u2", root) }, "", "stoa-a.conf,stoa-b+1.conf"},
+			func(r *fakeRoom) []byte { return updatetest.Bundle(t, r.Key, "u2", root) }, "", "stoa-a.conf,stoa-b+1.conf"},
 		{"other key", "a", map[string]string{"stoa-a.conf": "1-u1"}, "",
-			func(r *fakeRoom) []byte { return makeBundle(t, otherKey, "u2", root) }, "bad signature", "stoa-a.conf"},
+			func(r *fakeRoom) []byte { return updatetest.Bundle(t, otherKey, "u2", root) }, "bad signature", "stoa-a.conf"},
 		{"empty input", "a", map[string]string{"stoa-a.conf": "1-u1"}, "",
 			func(r *fakeRoom) []byte { return nil }, "install", "stoa-a.conf"},
 		// The running slot's last try (+0-1 with one try) is still a trial: installing would
 		// overwrite the slot it falls back to.
 		{"running slot on its last try", "b", map[string]string{"stoa-a.conf": "1-u1", "stoa-b+0-1.conf": "2-u2"}, "",
-			func(r *fakeRoom) []byte { return makeBundle(t, r.key, "u3", root) }, "on trial", "stoa-a.conf,stoa-b+0-1.conf"},
+			func(r *fakeRoom) []byte { return updatetest.Bundle(t, r.Key, "u3", root) }, "on trial", "stoa-a.conf,stoa-b+0-1.conf"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -185,17 +126,17 @@ func TestInstallStdin(t *testing.T) {
 			} else if err != nil {
 				t.Fatalf("install -: %v (output %s)", err, out)
 			}
-			if got := r.entries(t); got != tc.want {
+			if got := r.Entries(t); got != tc.want {
 				t.Errorf("entries %s, want %s", got, tc.want)
 			}
 			if tc.err != "" {
 				return
 			}
-			got, _ := os.ReadFile(filepath.Join(r.dir, "slots/root-b"))
+			got, _ := os.ReadFile(filepath.Join(r.Dir, "slots/root-b"))
 			if !bytes.Equal(got[:len(root)], root) {
 				t.Errorf("slot b does not hold the root image")
 			}
-			if k, _ := os.ReadFile(filepath.Join(r.dir, "esp/stoa-b/vmlinuz")); string(k) != "kernel u2" {
+			if k, _ := os.ReadFile(filepath.Join(r.Dir, "esp/stoa-b/vmlinuz")); string(k) != "kernel u2" {
 				t.Errorf("stoa-b/vmlinuz = %q", k)
 			}
 			if !strings.Contains(out, "installed u2 in slot b") {
