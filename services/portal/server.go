@@ -158,12 +158,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		TokenKey: s.tokenKey.Public().(ed25519.PublicKey),
 		Store:    st, CA: internalCA, Now: o.Now, Log: o.Log.With("component", "components"),
 		HeartbeatInterval: 10 * time.Second, Audit: s.auth.Audit, Secured: s.secured.On,
-		Actor: func(r *http.Request) string {
-			if u, ok := auth.UserFrom(r.Context()); ok {
-				return u.Name
-			}
-			return ""
-		},
+		Actor: auth.UserName,
 	}
 	icert, err := s.comps.PortalInternalCert(o.Config.FQDN)
 	if err != nil {

@@ -1,8 +1,6 @@
 package portal
 
 import (
-	"net/http"
-
 	"github.com/stoa-rooms/stoa/services/config"
 	"github.com/stoa-rooms/stoa/services/portal/auth"
 	"github.com/stoa-rooms/stoa/services/portal/updates"
@@ -18,11 +16,6 @@ func (s *Server) newUpdates(o Options) (*updates.Service, error) {
 	return updates.New(updates.Options{
 		Store: s.store, DataDir: o.DataDir, MaxBytes: max, Now: o.Now, Log: o.Log.With("component", "updates"),
 		Audit: s.auth.Audit,
-		Actor: func(r *http.Request) string {
-			if u, ok := auth.UserFrom(r.Context()); ok {
-				return u.Name
-			}
-			return ""
-		},
+		Actor: auth.UserName,
 	})
 }

@@ -99,6 +99,12 @@ func UserFrom(ctx context.Context) (store.User, bool) {
 	return a.user, ok
 }
 
+// UserName names the signed-in user of r for audit and "started by" fields ("" when none).
+func UserName(r *http.Request) string {
+	u, _ := UserFrom(r.Context())
+	return u.Name
+}
+
 // SessionFrom returns the session that Middleware put in ctx.
 func SessionFrom(ctx context.Context) (store.Session, bool) {
 	a, ok := ctx.Value(ctxKey{}).(authInfo)

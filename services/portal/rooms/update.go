@@ -1,6 +1,7 @@
 package rooms
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
@@ -236,7 +237,7 @@ func (s *Service) startUpdate(r *http.Request, room store.Room, version string) 
 	}
 	now := s.o.Now().UTC()
 	u := store.RoomUpdate{RoomID: room.ID, Board: b.Board, Version: b.Version, State: api.UpdateOffered,
-		StartedBy: s.actorName(r), StartedAt: now, ChangedAt: now}
+		StartedBy: cmp.Or(auth.UserName(r), "unknown"), StartedAt: now, ChangedAt: now}
 	if err := s.o.Store.PutRoomUpdate(ctx, u); errors.Is(err, store.ErrNotFound) {
 		return errorf(http.StatusNotFound, "room.unknown", "no room with id %s", room.ID)
 	} else if err != nil {
@@ -279,13 +280,6 @@ func (s *Service) boardsWith(ctx context.Context, version string) ([]string, err
 		}
 	}
 	return out, nil
-}
-
-func (s *Service) actorName(r *http.Request) string {
-	if u, ok := auth.UserFrom(r.Context()); ok {
-		return u.Name
-	}
-	return "unknown"
 }
 
 // fillUpdates adds each room's reported system and update to rs.
