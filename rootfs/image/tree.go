@@ -114,6 +114,7 @@ func copyOverlay(root, board string) error {
 // the tree. Paths are relative to /etc/systemd/system.
 var unitLinks = map[string]string{
 	"multi-user.target.wants/roomd.service":                            "/usr/lib/systemd/system/roomd.service",
+	"multi-user.target.wants/stoa-machine-id.service":                  "/usr/lib/systemd/system/stoa-machine-id.service",
 	"sysinit.target.wants/stoa-config.service":                         "/usr/lib/systemd/system/stoa-config.service",
 	"sysinit.target.wants/systemd-repart.service":                      "/usr/lib/systemd/system/systemd-repart.service",
 	"multi-user.target.wants/systemd-networkd.service":                 "/usr/lib/systemd/system/systemd-networkd.service",

@@ -16,8 +16,10 @@ type System struct {
 	ESP     string // mounted boot partition: /efi
 	Cmdline string // /proc/cmdline: stoa.slot= says which slot runs
 	Release string // /etc/stoa-release: BOARD=, VERSION=
-	PubKey  string // /usr/lib/stoa/update-key.pub
-	Tries   int    // boot counter of a new entry (systemd-boot tries before falling back)
+	// MachineID is /etc/machine-id: new slots boot with it (machineid.go). "" leaves it out.
+	MachineID string
+	PubKey    string // /usr/lib/stoa/update-key.pub
+	Tries     int    // boot counter of a new entry (systemd-boot tries before falling back)
 	// Slot returns the block device and GPT partition UUID of a root slot.
 	Slot func(slot string) (dev, partUUID string, err error)
 	Log  *slog.Logger
@@ -28,7 +30,7 @@ type System struct {
 
 // Device is the System of a running room.
 func Device() System {
-	return System{ESP: "/efi", Cmdline: "/proc/cmdline", Release: "/etc/stoa-release",
+	return System{ESP: "/efi", Cmdline: "/proc/cmdline", Release: "/etc/stoa-release", MachineID: "/etc/machine-id",
 		PubKey: "/usr/lib/stoa/update-key.pub", Tries: 3, Slot: slotByPartLabel, Log: slog.Default(),
 		RebootParam: "/run/systemd/reboot-param"}
 }
@@ -189,7 +191,7 @@ func (s System) Install(r io.Reader) (Result, error) {
 	}
 	tries := max(s.Tries, 1)
 	name := EntryName{Slot: target, Counting: true, Left: tries}
-	text := EntryText(target, seq+1, m.Version, partUUID, m.Cmdline)
+	text := EntryText(target, seq+1, m.Version, partUUID, s.installArgs(m.Cmdline))
 	if err := writeFile(filepath.Join(s.ESP, "loader/entries", name.String()), strings.NewReader(text)); err != nil {
 		return res, fmt.Errorf("install: loader entry: %w", err)
 	}

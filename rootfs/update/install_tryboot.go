@@ -90,7 +90,7 @@ func (s System) installTryboot(r io.Reader, st State) (Result, error) {
 		return res, err
 	}
 	for name, text := range map[string]string{
-		filepath.Join(target, "cmdline.txt"): TrybootCmdline(target, partUUID, m.Cmdline),
+		filepath.Join(target, "cmdline.txt"): TrybootCmdline(target, partUUID, s.installArgs(m.Cmdline)),
 		TrybootTrialFile:                     TrybootSlotText(target),
 		TrybootTxt:                           string(tb), // last: it arms the trial
 	} {

@@ -24,9 +24,10 @@ import (
 const portalName = "portal.stoa.test"
 
 var (
-	reReady = regexp.MustCompile(`stoa: roomd READY`)
-	reDiag  = regexp.MustCompile(`stoa-diag: watchdog=(\S*) runtime_watchdog=(\S*) root=(\S*) data_bytes=(\d*) journal=(\S*)`)
-	reCode  = regexp.MustCompile(`Pairing code: ([0-9][0-9 -]*[0-9])`)
+	reReady  = regexp.MustCompile(`stoa: roomd READY`)
+	reDiag   = regexp.MustCompile(`stoa-diag: watchdog=(\S*) runtime_watchdog=(\S*) root=(\S*) data_bytes=(\d*) journal=(\S*) machine_id=(\S*)`)
+	rePinned = regexp.MustCompile(`stoa-update: machine ID pinned in 1 boot entries`)
+	reCode   = regexp.MustCompile(`Pairing code: ([0-9][0-9 -]*[0-9])`)
 )
 
 // TestMain lets QEMU run this test binary as the per-connection relay of the guest's
@@ -129,6 +130,16 @@ func TestImageBoots(t *testing.T) {
 	if diag[1] != "i6300ESB_timer" || diag[2] != "30s" {
 		t.Errorf("hardware watchdog: driver %q timeout %q, want i6300ESB_timer 30s", diag[1], diag[2])
 	}
+	// The first boot's (transient) machine ID is written into slot A's command line: the
+	// update steps see it survive reboots into other slots.
+	if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(diag[6]) {
+		t.Errorf("machine ID %q", diag[6])
+	}
+	pctx, pcancel := context.WithTimeout(ctx, 2*time.Minute)
+	if _, _, err := con.wait(pctx, rePinned, 0); err != nil {
+		t.Errorf("first boot: machine ID not pinned: %v", err)
+	}
+	pcancel()
 	if diag[3] != "ro" {
 		t.Errorf("root mounted %q, want ro", diag[3])
 	}
@@ -206,7 +217,7 @@ func TestImageBoots(t *testing.T) {
 
 	// The steps after pairing share this boot (steps_test.go), the update steps last: they
 	// reboot the guest (update_steps_test.go).
-	rig := &hilRig{st: st, sess: sess, vm: vm, con: con, ctl: ctl, cam: cam, q: q, room: paired, hook: hook}
+	rig := &hilRig{st: st, sess: sess, vm: vm, con: con, ctl: ctl, cam: cam, q: q, room: paired, hook: hook, machineID: diag[6]}
 	if os.Getenv("STOA_HIL_ONLY") != "update" { // a developer's loop on the update steps; CI runs all
 		runSteps(ctx, t, rig, roomSteps())
 	}

@@ -43,6 +43,20 @@ type hilRig struct {
 	q    *vmkit.QMP
 	room api.Room  // as paired
 	hook *testHook // the qemu image's test hook (stoa-testhook.service)
+	// machineID is the first boot's: every later boot, in whichever slot, must keep it.
+	machineID string
+}
+
+// sameMachineID checks the machine ID of the first boot after console offset from.
+func (r *hilRig) sameMachineID(ctx context.Context, t *testing.T, from int, boot string) {
+	t.Helper()
+	diag, _, err := r.con.wait(ctx, reDiag, from)
+	if err != nil {
+		t.Fatalf("%s: no image facts on the console: %v", boot, err)
+	}
+	if diag[6] != r.machineID {
+		t.Errorf("%s: machine ID %s, the first boot's was %s", boot, diag[6], r.machineID)
+	}
 }
 
 // hilStep is one step on the booted guest, run in order as a subtest; a failed step stops

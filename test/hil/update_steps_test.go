@@ -178,7 +178,9 @@ func (b *hilBundles) stepGood(ctx context.Context, t *testing.T, r *hilRig) {
 		off = o
 		t.Logf("%s after %s: %s", name, time.Since(t0).Round(time.Second), m[0])
 	}
+	boot := off
 	wait("u2 healthy on trial", reHealthy)
+	r.sameMachineID(ctx, t, boot, "u2's trial boot")
 	wait("u2 marked good", reReport("b", "u2", "stoa-a.conf(1-hil),stoa-b.conf(2-u2)"))
 	// The room's first poll on u2 may still say "on trial" (it can come before
 	// systemd-bless-boot); the next one reports the slot marked good.
@@ -209,7 +211,9 @@ func (b *hilBundles) stepBad(ctx context.Context, t *testing.T, r *hilRig) {
 		t.Logf("%s after %s: %s", name, time.Since(t0).Round(time.Second), m[0])
 	}
 	wait("u3 unhealthy on trial", reUnhealthy)
+	rolledBack := off
 	wait("rolled back to B", reReport("b", "u2", "stoa-a+0-1.conf(3-u3),stoa-b.conf(2-u2)"))
+	r.sameMachineID(ctx, t, rolledBack, "the boot back on B")
 	room := waitRoom(ctx, t, r, "back online on u2 with u3 failed", 3*time.Minute, func(x api.Room) bool {
 		return x.Online && x.Update != nil && x.Update.Version == "u3" && x.Update.State == api.UpdateFailed
 	})

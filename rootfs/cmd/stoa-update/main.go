@@ -9,8 +9,10 @@
 //	stoa-update status [--json]         slot, version, loader entries (--json: what roomd
 //	                                    reports to the portal, see statusJSON)
 //	stoa-update check-health            wait for roomd READY (+ management channel when paired)
+//	stoa-update pin-machine-id          write this boot's machine ID into every slot's kernel
+//	                                    command line (stoa-machine-id.service, first boot)
 //
-// Every command takes --esp, --cmdline, --release, --pubkey and --slots to point it at another
+// Every command takes --esp, --cmdline, --release, --pubkey, --machine-id and --slots to point it at another
 // system than the running one (tests use files standing in for the partitions).
 //
 // Exit status: 0 done, 1 failed, 3 (status) not running the appliance image: no stoa.slot= on
@@ -27,6 +29,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -45,7 +48,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdin io.Reader, out, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: stoa-update install|status|check-health [flags]")
+		return errors.New("usage: stoa-update install|status|check-health|pin-machine-id [flags]")
 	}
 	sys := update.Device()
 	sys.Tries = defaultTries(sys.Tries)
@@ -66,6 +69,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, out, stderr io.Wri
 			return err
 		}
 		fmt.Fprintf(out, "stoa-update: %s\n", st)
+		return nil
+	case "pin-machine-id":
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		files, err := sys.PinMachineID()
+		switch {
+		case errors.Is(err, update.ErrMachineIDPinned):
+			fmt.Fprintln(out, "stoa-update: machine ID already pinned on the kernel command line")
+			return nil
+		case err != nil:
+			return err
+		}
+		fmt.Fprintf(out, "stoa-update: machine ID pinned in %d boot entries: %s\n", len(files), strings.Join(files, " "))
 		return nil
 	case "check-health":
 		sock := fs.String("socket", "/data/roomd/roomd.sock", "roomd's local API socket")

@@ -29,6 +29,7 @@ func systemFlags(fs *flag.FlagSet, sys *update.System) {
 	fs.StringVar(&sys.Cmdline, "cmdline", sys.Cmdline, "kernel command line file (stoa.slot=)")
 	fs.StringVar(&sys.Release, "release", sys.Release, "release file (BOARD=, VERSION=)")
 	fs.StringVar(&sys.PubKey, "pubkey", sys.PubKey, "update public key (base64 Ed25519)")
+	fs.StringVar(&sys.MachineID, "machine-id", sys.MachineID, "machine ID file new slots boot with (systemd.machine_id=)")
 	fs.Func("slots", "directory whose files root-a and root-b stand in for the slot partitions (PARTUUID file-<slot>)", func(dir string) error {
 		if dir == "" {
 			return errors.New("empty directory")

@@ -14,11 +14,15 @@ import (
 	"github.com/stoa-rooms/stoa/rootfs/update"
 )
 
-// Board is the board the fake systems and bundles name.
-const Board = "qemu-x86_64"
+const (
+	// Board is the board the fake systems and bundles name.
+	Board = "qemu-x86_64"
+	// MachineID is the fake systems' /etc/machine-id.
+	MachineID = "5e0c1d2f3a4b5c6d7e8f90a1b2c3d4e5"
+)
 
 // System is a room's A/B system in files: ESP directory, kernel command line, release file,
-// update key, and plain 1 MiB files standing in for the root partitions.
+// update key, machine ID, and plain 1 MiB files standing in for the root partitions.
 type System struct {
 	Dir  string
 	Key  ed25519.PrivateKey // the update key the system trusts (its public half in key.pub)
@@ -37,7 +41,8 @@ func NewSystem(t testing.TB, cmdline, version string, entries map[string]string)
 	files := map[string][]byte{
 		"slots/root-a": make([]byte, 1<<20), "slots/root-b": make([]byte, 1<<20),
 		"cmdline": []byte(cmdline + "\n"), "release": []byte("BOARD=" + Board + "\nVERSION=" + version + "\n"),
-		"key.pub": []byte(update.EncodePublicKey(key.Public().(ed25519.PublicKey))),
+		"key.pub":    []byte(update.EncodePublicKey(key.Public().(ed25519.PublicKey))),
+		"machine-id": []byte(MachineID + "\n"),
 	}
 	for name, v := range entries {
 		seq, ver, _ := strings.Cut(v, "-")
@@ -52,7 +57,7 @@ func NewSystem(t testing.TB, cmdline, version string, entries map[string]string)
 		}
 	}
 	return &System{Dir: d, Key: key, Args: []string{"--esp", filepath.Join(d, "esp"), "--cmdline", filepath.Join(d, "cmdline"),
-		"--release", filepath.Join(d, "release"), "--pubkey", filepath.Join(d, "key.pub"), "--slots", filepath.Join(d, "slots")}}
+		"--release", filepath.Join(d, "release"), "--pubkey", filepath.Join(d, "key.pub"), "--machine-id", filepath.Join(d, "machine-id"), "--slots", filepath.Join(d, "slots")}}
 }
 
 // Entries lists the loader entry files, comma-separated in name order.
