@@ -125,9 +125,6 @@ func (s System) Install(r io.Reader) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("install: %w", err)
 	}
-	if isTryboot(s.ESP) {
-		return s.installTryboot(r, st)
-	}
 	pubB, err := os.ReadFile(s.PubKey)
 	if err != nil {
 		return Result{}, fmt.Errorf("install: %w", err)
@@ -148,11 +145,14 @@ func (s System) Install(r io.Reader) (Result, error) {
 		return res, fmt.Errorf("install: bundle is for board %q, this room is %q", m.Board, st.Board)
 	case m.Version == st.Version:
 		return res, fmt.Errorf("install %s: %w", m.Version, ErrRunning)
-	}
-	// The running slot on trial (its last try included: +0-N) may yet fall back to the other
-	// slot, the very one an install would overwrite.
-	if st.OnTrial() {
+	case st.OnTrial():
+		// The running slot on trial (its last try included: +0-N) may yet fall back to the
+		// other slot, the very one an install would overwrite.
 		return res, fmt.Errorf("install: the running slot %s is on trial: not marked good yet", st.Slot)
+	}
+	if isTryboot(s.ESP) {
+		res.Entry = TrybootTxt
+		return s.installTryboot(b, res)
 	}
 	seq := 0
 	for _, e := range st.Entries {

@@ -2,7 +2,6 @@ package update
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,34 +14,12 @@ import (
 // stoa-update reboot into the trial without knowing the board.
 const TrybootRebootParam = "0 tryboot"
 
-// installTryboot is Install on a Raspberry Pi boot partition (see tryboot.go). The same
-// refusals as the systemd-boot path, then: the trial files go first (nothing may boot a slot
-// being written), the slot is written and verified, and only then do the tryboot files and
-// the pending record appear.
-func (s System) installTryboot(r io.Reader, st State) (Result, error) {
-	pubB, err := os.ReadFile(s.PubKey)
-	if err != nil {
-		return Result{}, fmt.Errorf("install: %w", err)
-	}
-	pub, err := ParsePublicKey(pubB)
-	if err != nil {
-		return Result{}, fmt.Errorf("install: %w", err)
-	}
-	b, err := OpenBundle(r, pub)
-	if err != nil {
-		return Result{}, fmt.Errorf("install: %w", err)
-	}
-	m := b.Manifest
-	target := map[string]string{"a": "b", "b": "a"}[st.Slot]
-	res := Result{Slot: target, Version: m.Version, Entry: TrybootTxt}
-	switch {
-	case m.Board != st.Board:
-		return res, fmt.Errorf("install: bundle is for board %q, this room is %q", m.Board, st.Board)
-	case m.Version == st.Version:
-		return res, fmt.Errorf("install %s: %w", m.Version, ErrRunning)
-	case st.OnTrial():
-		return res, fmt.Errorf("install: the running slot %s is on trial: not marked good yet", st.Slot)
-	}
+// installTryboot is Install on a Raspberry Pi boot partition (see tryboot.go), once Install
+// has verified the bundle and made the common refusals: the trial files go first (nothing may
+// boot a slot being written), the slot is written and verified, and only then do the tryboot
+// files and the pending record appear.
+func (s System) installTryboot(b *Reader, res Result) (Result, error) {
+	m, target := b.Manifest, res.Slot
 	ab, err := readTrybootState(s.ESP)
 	if err != nil {
 		return res, fmt.Errorf("install: %w", err)
