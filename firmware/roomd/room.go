@@ -88,11 +88,11 @@ type Room struct {
 	cam   *watchedCamera
 	inbox chan func() // GPIO callbacks run on the room's event loop
 
-	ptzMu   sync.Mutex
+	ptzMu   sync.Mutex // ptz, presets, one camera command at a time
 	ptz     board.PTZ
 	presets map[int]bool
 
-	mu          sync.Mutex // the call and the screen
+	mu          sync.Mutex // the call, the screen and the LEDs
 	call        CallSession
 	joining     bool
 	idle        board.Screen
@@ -374,6 +374,9 @@ func (r *Room) serialLoop(ctx context.Context) {
 // openPTZ picks the camera head: VISCA on the "visca" serial port, else the camera's V4L2
 // controls, else none.
 func (r *Room) openPTZ(ctx context.Context) error {
+	// Under ptzMu: the local API may already take commands while Run opens the devices.
+	r.ptzMu.Lock()
+	defer r.ptzMu.Unlock()
 	b := r.o.Board
 	kind := "none"
 	if _, ok := b.Def.Serial["visca"]; ok && b.Serial != nil {

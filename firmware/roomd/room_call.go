@@ -51,9 +51,7 @@ func (r *Room) cmdJoin(ctx context.Context, a control.Args) (any, error) {
 		_ = r.showIdle()
 		return nil, fmt.Errorf("join: %w", err)
 	}
-	if err := setLED(r.callLED, true); err != nil {
-		r.log.Warn("call LED", "err", err)
-	}
+	r.setCallLED(true)
 	r.mirrorCall()
 	go r.watchCall(sess)
 	return nil, nil
@@ -89,9 +87,7 @@ func (r *Room) watchCall(sess CallSession) {
 		r.call = nil
 	}
 	r.mu.Unlock()
-	if err := setLED(r.callLED, false); err != nil {
-		r.log.Warn("call LED", "err", err)
-	}
+	r.setCallLED(false)
 	r.hub.Update(func(s *control.Status) {
 		if s.Call.State != control.CallFailed {
 			s.Call.State = control.CallIdle

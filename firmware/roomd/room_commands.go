@@ -170,13 +170,13 @@ func (r *Room) wake() error {
 }
 
 func (r *Room) cameraPower(on bool) {
-	if r.ptz == nil {
-		return
-	}
 	// In the background: a VISCA camera takes seconds to power up and must not hold standby.
 	go func() {
 		r.ptzMu.Lock()
 		defer r.ptzMu.Unlock()
+		if r.ptz == nil {
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), ptzTimeout)
 		defer cancel()
 		if err := r.ptz.Power(ctx, on); err != nil {
@@ -235,11 +235,11 @@ func (r *Room) cmdPTZ(ctx context.Context, a control.Args) (any, error) {
 
 // withPTZ runs f on the camera head (one command at a time) and mirrors where it went.
 func (r *Room) withPTZ(ctx context.Context, f func(context.Context, board.PTZ) error) error {
+	r.ptzMu.Lock()
+	defer r.ptzMu.Unlock()
 	if r.ptz == nil {
 		return errors.New("this room's camera cannot be moved")
 	}
-	r.ptzMu.Lock()
-	defer r.ptzMu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, ptzTimeout)
 	defer cancel()
 	if err := f(ctx, r.ptz); err != nil {

@@ -32,22 +32,15 @@ func (r *Room) openGPIO() error {
 		}
 		return err
 	}
-	st := r.hub.Status()
-	if _, ok := def[LineMuteLED]; ok {
-		l, err := g.Output(LineMuteLED, st.Audio.MicMuted)
-		if err != nil {
-			return fail(fmt.Errorf("open mute LED: %w", err))
-		}
-		r.muteLED = l
-		closers = append(closers, l)
-	}
-	if _, ok := def[LineCallLED]; ok {
-		l, err := g.Output(LineCallLED, false)
-		if err != nil {
-			return fail(fmt.Errorf("open call LED: %w", err))
-		}
-		r.callLED = l
-		closers = append(closers, l)
+	// The LEDs are opened under r.mu, which commands hold while they change what the LEDs show
+	// (setMicMuted, the call): a command racing Run's start finds either no LED yet, and the
+	// LED then opens in the state it left, or the LED.
+	r.mu.Lock()
+	leds, err := r.openLEDsLocked(g, def)
+	r.mu.Unlock()
+	closers = append(closers, leds...)
+	if err != nil {
+		return fail(err)
 	}
 	if _, ok := def[LineMuteButton]; ok {
 		c, err := g.Watch(LineMuteButton, func(e board.InputEvent) { r.post(func() { r.muteButton(e) }) })
@@ -67,7 +60,41 @@ func (r *Room) openGPIO() error {
 	return nil
 }
 
+// openLEDsLocked opens the LEDs the board definition names, showing the current state.
+func (r *Room) openLEDsLocked(g board.GPIO, def map[string]board.GPIOLineDef) ([]io.Closer, error) {
+	var opened []io.Closer
+	if _, ok := def[LineMuteLED]; ok {
+		l, err := g.Output(LineMuteLED, r.hub.Status().Audio.MicMuted)
+		if err != nil {
+			return opened, fmt.Errorf("open mute LED: %w", err)
+		}
+		r.muteLED = l
+		opened = append(opened, l)
+	}
+	if _, ok := def[LineCallLED]; ok {
+		l, err := g.Output(LineCallLED, r.call != nil)
+		if err != nil {
+			return opened, fmt.Errorf("open call LED: %w", err)
+		}
+		r.callLED = l
+		opened = append(opened, l)
+	}
+	return opened, nil
+}
+
+// setCallLED lights the call LED while the room is in a call.
+func (r *Room) setCallLED(on bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := setLED(r.callLED, on); err != nil {
+		r.log.Warn("call LED", "err", err)
+	}
+}
+
 func (r *Room) closeGPIO() {
+	r.mu.Lock()
+	r.muteLED, r.callLED = nil, nil // closed below: commands from now on drive no LED
+	r.mu.Unlock()
 	var errs []error
 	for i := len(r.gpioClosers) - 1; i >= 0; i-- {
 		errs = append(errs, r.gpioClosers[i].Close())
