@@ -2,15 +2,10 @@ package roomd
 
 import (
 	"context"
-	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/stoa-rooms/stoa/board"
-	"github.com/stoa-rooms/stoa/board/sim"
-	"github.com/stoa-rooms/stoa/board/visca"
 	"github.com/stoa-rooms/stoa/firmware/control"
 )
 
@@ -19,27 +14,7 @@ import (
 // race detector watches) nor leave the mute LED out of step with the status.
 func TestCommandsDuringRunStart(t *testing.T) {
 	for i := 0; i < 5; i++ {
-		def, err := board.LoadDefinition("sim")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := sim.New(def)
-		if err != nil {
-			t.Fatal(err)
-		}
-		hw := sim.Devices(b)
-		cam := visca.NewFake(hw.SerialPeer("visca"), 1, nil)
-		go func() { _ = cam.Serve() }()
-		cfg := Defaults()
-		cfg.DataDir, cfg.PortalURL, cfg.Discover = t.TempDir(), "https://127.0.0.1:1", false
-		cfg.Socket = filepath.Join(cfg.DataDir, "r.sock")
-		if err := cfg.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		r, err := NewRoom(RoomOptions{Agent: Options{Config: cfg, Log: slog.New(slog.DiscardHandler)}, Board: b, Screen: hw.Display})
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := newSimRoom(t, nil)
 		ctx, cancel := context.WithCancel(context.Background())
 		ready := make(chan struct{})
 		cmdsDone := make(chan struct{})
@@ -61,11 +36,10 @@ func TestCommandsDuringRunStart(t *testing.T) {
 		}
 		<-cmdsDone
 		// After the last command the LED shows what the status says: muted.
-		if muted, on := r.Hub().Status().Audio.MicMuted, hw.GPIO.OutputValue(LineMuteLED); !muted || !on {
+		if muted, on := r.Hub().Status().Audio.MicMuted, r.hw.GPIO.OutputValue(LineMuteLED); !muted || !on {
 			t.Fatalf("after the last mute: status mic_muted %v, mute LED %v", muted, on)
 		}
 		cancel()
 		wg.Wait()
-		b.Close() // ends the fake camera's cable too
 	}
 }

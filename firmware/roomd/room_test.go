@@ -25,7 +25,31 @@ type simRoom struct {
 	socket string
 }
 
+// startSimRoom runs a new sim room with its local API and waits until it is ready.
 func startSimRoom(t *testing.T, mod func(*RoomOptions)) *simRoom {
+	t.Helper()
+	r := newSimRoom(t, mod)
+	ln, err := ListenLocal(r.socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan struct{}, 2)
+	go func() { _ = r.Run(ctx, func() { close(ready) }); done <- struct{}{} }()
+	go func() { _ = ServeLocal(ctx, ln, r.Room, slog.New(slog.DiscardHandler)); done <- struct{}{} }()
+	t.Cleanup(func() { cancel(); <-done; <-done })
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatal("room not ready within 10 s")
+	}
+	return r
+}
+
+// newSimRoom builds a sim room (board, VISCA camera on its cable, configuration) without
+// running it.
+func newSimRoom(t *testing.T, mod func(*RoomOptions)) *simRoom {
 	t.Helper()
 	def, err := board.LoadDefinition("sim")
 	if err != nil {
@@ -59,21 +83,6 @@ func startSimRoom(t *testing.T, mod func(*RoomOptions)) *simRoom {
 	r, err := NewRoom(o)
 	if err != nil {
 		t.Fatal(err)
-	}
-	ln2, err := ListenLocal(cfg.Socket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	done := make(chan struct{}, 2)
-	go func() { _ = r.Run(ctx, func() { close(ready) }); done <- struct{}{} }()
-	go func() { _ = ServeLocal(ctx, ln2, r, slog.New(slog.DiscardHandler)); done <- struct{}{} }()
-	t.Cleanup(func() { cancel(); <-done; <-done })
-	select {
-	case <-ready:
-	case <-time.After(10 * time.Second):
-		t.Fatal("room not ready within 10 s")
 	}
 	return &simRoom{Room: r, hw: hw, visca: cam, socket: cfg.Socket}
 }
