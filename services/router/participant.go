@@ -50,8 +50,7 @@ type participant struct {
 	// offer wins (the router drops its own, never applied, and offers again).
 	negMu        sync.Mutex
 	ready        bool
-	pendingOffer bool
-	offerSDP     string // our outstanding offer, applied when its answer arrives
+	offerSDP     string // our outstanding offer ("" when none), applied when its answer arrives
 	offerAt      time.Time
 	needNeg      bool
 	pendingCands []webrtc.ICECandidateInit
@@ -263,11 +262,11 @@ func (p *participant) handle(m clientMsg) error {
 func (p *participant) onOffer(sdp string) error {
 	p.negMu.Lock()
 	defer p.negMu.Unlock()
-	if p.pendingOffer {
+	if p.offerSDP != "" {
 		// Glare (RFC 8829 section 4.1.8.2): the client's offer wins. Our offer was never
 		// applied (see offerLocked), so dropping it is the rollback; it is made again after
 		// the answer below, with whatever changed meanwhile.
-		p.pendingOffer, p.offerSDP, p.needNeg = false, "", true
+		p.offerSDP, p.needNeg = "", true
 	}
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		return fmt.Errorf("offer: %w", err)
@@ -291,7 +290,7 @@ func (p *participant) onOffer(sdp string) error {
 func (p *participant) onAnswer(sdp string) error {
 	p.negMu.Lock()
 	defer p.negMu.Unlock()
-	if !p.pendingOffer {
+	if p.offerSDP == "" {
 		return errors.New("answer: no offer is pending")
 	}
 	if err := p.pc.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: p.offerSDP}); err != nil {
@@ -300,7 +299,7 @@ func (p *participant) onAnswer(sdp string) error {
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
 		return fmt.Errorf("answer: %w", err)
 	}
-	p.pendingOffer, p.offerSDP = false, ""
+	p.offerSDP = ""
 	p.flushCandidates()
 	if p.needNeg {
 		return p.offerLocked()
@@ -319,7 +318,7 @@ func (p *participant) negotiate() {
 }
 
 func (p *participant) offerLocked() error {
-	if !p.ready || p.pendingOffer {
+	if !p.ready || p.offerSDP != "" {
 		p.needNeg = true
 		return nil
 	}
@@ -334,7 +333,7 @@ func (p *participant) offerLocked() error {
 	// The offer is applied only when its answer arrives (onAnswer): pion cannot roll back a
 	// local offer (SetLocalDescription refuses SDPTypeRollback), and glare must be able to
 	// drop it. Until then the connection stays stable and keeps the last agreed session.
-	p.pendingOffer, p.offerSDP, p.offerAt = true, offer.SDP, p.sfu.now()
+	p.offerSDP, p.offerAt = offer.SDP, p.sfu.now()
 	p.send(api.SigTypeOffer, api.SigSDP{SDP: offer.SDP, Type: api.SigTypeOffer})
 	return nil
 }
@@ -621,7 +620,7 @@ func (p *participant) controlLoop(ctx context.Context) error {
 		}
 		now := p.sfu.now()
 		p.negMu.Lock()
-		stuck := p.pendingOffer && now.Sub(p.offerAt) > offerTimeout
+		stuck := p.offerSDP != "" && now.Sub(p.offerAt) > offerTimeout
 		p.negMu.Unlock()
 		if stuck {
 			p.close("offer not answered", false)
